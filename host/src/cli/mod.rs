@@ -1,0 +1,69 @@
+//! Command-line interface: argument parsing and the subcommands. Each subcommand lives in its own
+//! module; this one only dispatches and maps errors to exit codes (0 success, 1 failure, 2 bad input).
+
+mod plugin;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+/// testmesh: integration tests as flows of sandboxed WebAssembly actions and assertions.
+#[derive(Debug, Parser)]
+#[command(name = "testmesh", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Inspect and call plugins (built-in or a `.wasm` component file).
+    #[command(subcommand)]
+    Plugin(plugin::PluginCommand),
+}
+
+/// Entry point of the binary.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let outcome = runtime.block_on(async {
+        match cli.command {
+            Command::Plugin(command) => plugin::run(command).await,
+        }
+    });
+    match outcome {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("TESTMESH_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+}
+
+/// Where testmesh keeps its data (precompiled plugins, later the embedded database):
+/// `$TESTMESH_DATA_DIR`, else `$XDG_DATA_HOME/testmesh`, else `~/.local/share/testmesh`, else
+/// `./.testmesh`.
+pub(crate) fn data_dir() -> std::path::PathBuf {
+    if let Some(dir) = std::env::var_os("TESTMESH_DATA_DIR") {
+        return dir.into();
+    }
+    if let Some(dir) = std::env::var_os("XDG_DATA_HOME") {
+        return std::path::PathBuf::from(dir).join("testmesh");
+    }
+    if let Some(home) = std::env::var_os("HOME") {
+        return std::path::PathBuf::from(home).join(".local/share/testmesh");
+    }
+    std::path::PathBuf::from(".testmesh")
+}
