@@ -258,6 +258,14 @@ impl Sandbox {
         Ok((component, CompileSource::Compiled))
     }
 
+    /// The wasmtime engine, for the `plugin_call` benchmark's raw-wasmtime baseline only: comparing
+    /// against the very same engine settings isolates what the sandbox itself costs. Product code never
+    /// uses it (wasmtime stays behind this module).
+    #[doc(hidden)]
+    pub fn engine_for_baseline(&self) -> &wasmtime::Engine {
+        &self.inner.engine
+    }
+
     /// Starts the instance pool of one run. Drop it when the run ends.
     pub fn session(&self) -> Session {
         Session::new(self.clone())
