@@ -82,24 +82,24 @@ async fn a_missing_describe_is_named() {
 #[tokio::test]
 async fn precompiled_components_survive_restarts_and_follow_the_engine_configuration() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let config = |stack: usize| SandboxConfig {
+    let config = |debug_info: bool| SandboxConfig {
         cache_dir: Some(dir.path().to_path_buf()),
-        wasm_stack_bytes: stack,
+        debug_info,
         max_instances: 8,
         ..SandboxConfig::default()
     };
     let bytes = component("probe");
 
-    let first = Sandbox::new(config(1 << 20)).unwrap().load(&bytes).await.unwrap();
+    let first = Sandbox::new(config(false)).unwrap().load(&bytes).await.unwrap();
     assert_eq!(first.compile_source, CompileSource::Compiled);
     // A new process (a new sandbox) with the same configuration loads the artifact from disk.
-    let again = Sandbox::new(config(1 << 20)).unwrap().load(&bytes).await.unwrap();
+    let again = Sandbox::new(config(false)).unwrap().load(&bytes).await.unwrap();
     assert_eq!(again.compile_source, CompileSource::Precompiled);
     let dirs = std::fs::read_dir(dir.path()).unwrap().count();
     assert_eq!(dirs, 1);
 
     // Another engine configuration cannot use those artifacts: it compiles again and removes them.
-    let other = Sandbox::new(config(512 << 10)).unwrap().load(&bytes).await.unwrap();
+    let other = Sandbox::new(config(true)).unwrap().load(&bytes).await.unwrap();
     assert_eq!(other.compile_source, CompileSource::Compiled);
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1, "stale artifacts were not cleaned up");
 
@@ -108,7 +108,7 @@ async fn precompiled_components_survive_restarts_and_follow_the_engine_configura
     for artifact in std::fs::read_dir(&fingerprint_dir).unwrap() {
         std::fs::write(artifact.unwrap().path(), b"corrupt").unwrap();
     }
-    let recovered = Sandbox::new(config(512 << 10)).unwrap().load(&bytes).await.unwrap();
+    let recovered = Sandbox::new(config(true)).unwrap().load(&bytes).await.unwrap();
     assert_eq!(recovered.compile_source, CompileSource::Compiled);
 }
 

@@ -16,7 +16,7 @@ pub mod bindings {
     });
 }
 
-use bindings::testmesh::plugin::types as wit;
+wit_conversions!(bindings::testmesh::plugin::types);
 
 /// An action plugin: a typed configuration in, a JSON object out.
 ///
@@ -56,46 +56,11 @@ pub fn describe_for<A: Action>() -> wit::Descriptor {
 pub fn run_for<A: Action>(
     call: bindings::testmesh::plugin::action_types::ActionCall,
 ) -> Result<String, wit::PluginError> {
-    let ctx = Context {
-        run_id: call.context.run_id,
-        flow_name: call.context.flow_name,
-        step_id: call.context.step_id,
-        attempt: call.context.attempt,
-        deadline_ms: call.context.deadline_ms,
-        operation: call.operation,
-    };
+    let ctx = to_context(call.context, call.operation);
     let result = Error::parse_config::<A::Config>(&call.config).and_then(|config| A::run(&ctx, config));
     match result {
         Ok(output) => Ok(output.to_string()),
         Err(e) => Err(to_wit_error(e)),
-    }
-}
-
-fn to_wit_error(e: Error) -> wit::PluginError {
-    match e {
-        Error::InvalidConfig { path, message } => wit::PluginError::InvalidConfig(wit::ConfigProblem { path, message }),
-        Error::Failed(message) => wit::PluginError::Failed(message),
-    }
-}
-
-fn to_wit_descriptor(d: Descriptor, kind: Kind) -> wit::Descriptor {
-    wit::Descriptor {
-        name: d.name,
-        version: d.version,
-        kind: match kind {
-            Kind::Action => wit::PluginKind::Action,
-            Kind::Assertion => wit::PluginKind::Assertion,
-        },
-        summary: d.summary,
-        config_schema: d.config_schema.to_string(),
-        output_schema: d.output_schema.to_string(),
-        aliases: d.aliases,
-        operations: d.operations,
-        capabilities: d
-            .capabilities
-            .into_iter()
-            .map(|c| wit::CapabilityRequest { capability: c.capability, reason: c.reason })
-            .collect(),
     }
 }
 

@@ -1,7 +1,7 @@
 //! The `assertion` world: the [`Assertion`] trait, [`Verdict`] and the
 //! [`export_assertion!`](crate::export_assertion) macro.
 
-use crate::{Context, Descriptor, Error};
+use crate::{Context, Descriptor, Error, Kind};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
@@ -17,7 +17,7 @@ pub mod bindings {
     });
 }
 
-use bindings::testmesh::plugin::types as wit;
+wit_conversions!(bindings::testmesh::plugin::types);
 
 /// The judgement on one check.
 #[derive(Debug, Clone, PartialEq)]
@@ -63,22 +63,7 @@ pub trait Assertion {
 /// Glue called by [`export_assertion!`](crate::export_assertion): not for direct use.
 #[doc(hidden)]
 pub fn describe_for<A: Assertion>() -> wit::Descriptor {
-    let d = A::describe();
-    wit::Descriptor {
-        name: d.name,
-        version: d.version,
-        kind: wit::PluginKind::Assertion,
-        summary: d.summary,
-        config_schema: d.config_schema.to_string(),
-        output_schema: d.output_schema.to_string(),
-        aliases: d.aliases,
-        operations: d.operations,
-        capabilities: d
-            .capabilities
-            .into_iter()
-            .map(|c| wit::CapabilityRequest { capability: c.capability, reason: c.reason })
-            .collect(),
-    }
+    to_wit_descriptor(A::describe(), Kind::Assertion)
 }
 
 /// Glue called by [`export_assertion!`](crate::export_assertion): not for direct use.
@@ -86,14 +71,7 @@ pub fn describe_for<A: Assertion>() -> wit::Descriptor {
 pub fn check_for<A: Assertion>(
     call: bindings::testmesh::plugin::assertion_types::AssertionCall,
 ) -> Result<Vec<bindings::testmesh::plugin::assertion_types::Verdict>, wit::PluginError> {
-    let ctx = Context {
-        run_id: call.context.run_id,
-        flow_name: call.context.flow_name,
-        step_id: call.context.step_id,
-        attempt: call.context.attempt,
-        deadline_ms: call.context.deadline_ms,
-        operation: None,
-    };
+    let ctx = to_context(call.context, None);
     let run = || -> Result<Vec<Verdict>, Error> {
         let subject: Value =
             serde_json::from_str(&call.subject).map_err(|e| Error::failed(format!("subject is not JSON: {e}")))?;
@@ -116,10 +94,7 @@ pub fn check_for<A: Assertion>(
                 actual: v.actual.to_string(),
             })
             .collect()),
-        Err(Error::InvalidConfig { path, message }) => {
-            Err(wit::PluginError::InvalidConfig(wit::ConfigProblem { path, message }))
-        }
-        Err(Error::Failed(message)) => Err(wit::PluginError::Failed(message)),
+        Err(e) => Err(to_wit_error(e)),
     }
 }
 

@@ -18,6 +18,7 @@ pub(crate) fn build(config: &SandboxConfig) -> wasmtime::Result<Engine> {
     // Host functions called from the guest run on the same fiber stack as the guest itself.
     wasm.async_stack_size(config.wasm_stack_bytes + (1 << 20));
     wasm.cranelift_opt_level(wasmtime::OptLevel::Speed);
+    wasm.debug_info(config.debug_info);
     if config.pooling {
         let instances = config.max_instances;
         let mut pool = PoolingAllocationConfig::default();
@@ -76,4 +77,21 @@ pub(crate) fn fingerprint(engine: &Engine) -> String {
     let mut hasher = Sha(sha2::Sha256::new());
     engine.precompile_compatibility_hash().hash(&mut hasher);
     hex::encode(&hasher.0.finalize()[..8])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn compilation_settings_change_the_fingerprint_and_runtime_settings_do_not() {
+        let fingerprint_of = |config: SandboxConfig| fingerprint(&build(&config).expect("engine"));
+        let base = fingerprint_of(SandboxConfig::default());
+        assert_eq!(base.len(), 16);
+        assert_eq!(base, fingerprint_of(SandboxConfig::default()), "not stable");
+        // The stack limit is enforced at run time: artifacts stay valid.
+        assert_eq!(base, fingerprint_of(SandboxConfig { wasm_stack_bytes: 256 << 10, ..SandboxConfig::default() }));
+        // Debug info changes the generated code: artifacts must not be shared.
+        assert_ne!(base, fingerprint_of(SandboxConfig { debug_info: true, ..SandboxConfig::default() }));
+    }
 }

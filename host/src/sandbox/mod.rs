@@ -53,6 +53,9 @@ pub struct SandboxConfig {
     pub wasm_stack_bytes: usize,
     /// Use the pooling allocator (fast instantiation); off only for debugging.
     pub pooling: bool,
+    /// Compile plugins with native debug information, so that a plugin author can step through one
+    /// with gdb or lldb. Changes the generated code, so it has its own precompiled artifacts.
+    pub debug_info: bool,
 }
 
 impl Default for SandboxConfig {
@@ -63,6 +66,7 @@ impl Default for SandboxConfig {
             max_memory_bytes: 1 << 30,
             wasm_stack_bytes: 1 << 20,
             pooling: true,
+            debug_info: false,
         }
     }
 }

@@ -226,7 +226,15 @@ impl Session {
     ) -> Result<(Warm, bool), CallError> {
         let memory = options.limits.memory_bytes.min(self.sandbox.inner.config.max_memory_bytes);
         if !options.fresh_instance {
-            let reused = self.idle.lock().unwrap_or_else(|p| p.into_inner()).get_mut(&plugin.digest).and_then(Vec::pop);
+            // An instance keeps the grants it was created with (its environment is fixed then): reuse
+            // only one created for the same grants, or a call would get another call's capabilities.
+            let reused = self.idle.lock().unwrap_or_else(|p| p.into_inner()).get_mut(&plugin.digest).and_then(|idle| {
+                let same = |warm: &Warm| {
+                    let had = &warm.store.data().scope.grants;
+                    Arc::ptr_eq(had, grants) || **had == **grants
+                };
+                idle.iter().rposition(same).map(|index| idle.remove(index))
+            });
             if let Some(mut warm) = reused {
                 warm.store.data_mut().begin_call(deadline, memory, options.limits.log_bytes);
                 warm.store.set_epoch_deadline(1);

@@ -94,7 +94,7 @@ impl testmesh_plugin_sdk::action::bindings::Guest for Probe {
                     arg("query").as_str().unwrap_or(""),
                     arg("params").as_array().map(Vec::as_slice).unwrap_or(&[]),
                 )
-                .map_err(PluginError::Failed)?;
+                .map_err(|e| PluginError::Failed(e.to_string()))?;
                 json!({ "rows": result.rows, "rows_affected": result.rows_affected })
             }
             "fail" => return Err(PluginError::Failed("probe failed on purpose".into())),

@@ -120,11 +120,11 @@ impl sql::Host for HostState {
 }
 
 macro_rules! bind_json_params {
-    ($query:expr, $params:expr) => {{
+    ($query:expr, $params:expr, $null:expr) => {{
         let mut query = $query;
         for param in $params {
             query = match param {
-                Value::Null => query.bind(None::<String>),
+                Value::Null => query.bind($null),
                 Value::Bool(b) => query.bind(b),
                 Value::Number(n) => match n.as_i64() {
                     Some(i) => query.bind(i),
@@ -138,8 +138,30 @@ macro_rules! bind_json_params {
     }};
 }
 
+/// A NULL parameter of no declared type (OID 0): PostgreSQL infers it from the statement, so a JSON
+/// `null` fits a column of any type, not only text ones.
+struct UntypedNull;
+
+impl sqlx::Type<sqlx::Postgres> for UntypedNull {
+    fn type_info() -> sqlx::postgres::PgTypeInfo {
+        sqlx::postgres::PgTypeInfo::with_oid(sqlx::postgres::types::Oid(0))
+    }
+}
+
+impl sqlx::Encode<'_, sqlx::Postgres> for UntypedNull {
+    fn encode_by_ref(
+        &self,
+        _buf: &mut sqlx::postgres::PgArgumentBuffer,
+    ) -> Result<sqlx::encode::IsNull, sqlx::error::BoxDynError> {
+        Ok(sqlx::encode::IsNull::Yes)
+    }
+}
+
 async fn run_postgres(pool: &PgPool, statement: &str, params: Vec<Value>) -> Result<(Vec<Value>, u64), String> {
-    let query = bind_json_params!(sqlx::query(sqlx::AssertSqlSafe(statement.to_string())), params);
+    // Not a cached prepared statement: its parameter types are those of the first call's values, and a
+    // later call of the same text with values of other JSON types would be read with the wrong types.
+    let query = sqlx::query(sqlx::AssertSqlSafe(statement.to_string())).persistent(false);
+    let query = bind_json_params!(query, params, None::<UntypedNull>);
     let mut stream = pool.fetch_many(query);
     let (mut rows, mut affected) = (Vec::new(), 0);
     while let Some(item) = stream.try_next().await.map_err(|e| e.to_string())? {
@@ -152,7 +174,7 @@ async fn run_postgres(pool: &PgPool, statement: &str, params: Vec<Value>) -> Res
 }
 
 async fn run_sqlite(pool: &SqlitePool, statement: &str, params: Vec<Value>) -> Result<(Vec<Value>, u64), String> {
-    let query = bind_json_params!(sqlx::query(sqlx::AssertSqlSafe(statement.to_string())), params);
+    let query = bind_json_params!(sqlx::query(sqlx::AssertSqlSafe(statement.to_string())), params, None::<String>);
     let mut stream = pool.fetch_many(query);
     let (mut rows, mut affected) = (Vec::new(), 0);
     while let Some(item) = stream.try_next().await.map_err(|e| e.to_string())? {
