@@ -89,6 +89,13 @@ pub struct CallReport<T> {
     pub reused_instance: bool,
 }
 
+impl<T> CallReport<T> {
+    /// A call that failed before the plugin ran (no instance could be had).
+    fn before_the_call(error: CallError, started: Instant) -> Self {
+        CallReport { result: Err(error), logs: Vec::new(), duration: started.elapsed(), reused_instance: false }
+    }
+}
+
 /// The instance pool of one run: consecutive calls of a plugin reuse an idle instance of it (never one
 /// of another run); an instance that trapped, hit a limit, timed out or was cancelled is dropped.
 pub struct Session {
@@ -128,14 +135,7 @@ impl Session {
         let deadline = started + options.limits.deadline;
         let (mut warm, reused) = match self.acquire(plugin, grants, options, deadline).await {
             Ok(acquired) => acquired,
-            Err(e) => {
-                return CallReport {
-                    result: Err(e),
-                    logs: Vec::new(),
-                    duration: started.elapsed(),
-                    reused_instance: false,
-                };
-            }
+            Err(e) => return CallReport::before_the_call(e, started),
         };
         let call = action_types::ActionCall {
             context: wit_context(input.context, deadline),
@@ -171,14 +171,7 @@ impl Session {
         let deadline = started + options.limits.deadline;
         let (mut warm, reused) = match self.acquire(plugin, grants, options, deadline).await {
             Ok(acquired) => acquired,
-            Err(e) => {
-                return CallReport {
-                    result: Err(e),
-                    logs: Vec::new(),
-                    duration: started.elapsed(),
-                    reused_instance: false,
-                };
-            }
+            Err(e) => return CallReport::before_the_call(e, started),
         };
         let call = assertion_types::AssertionCall {
             context: wit_context(input.context, deadline),

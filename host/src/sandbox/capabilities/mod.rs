@@ -84,6 +84,29 @@ impl fmt::Display for Grants {
     }
 }
 
+/// The grants of a URL-addressed capability (`sql`, `redis`): a list of [`UrlPattern`]s such as
+/// `postgres://db:5432/*`. Credentials in URLs take no part in matching.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UrlGrant {
+    patterns: Vec<UrlPattern>,
+}
+
+impl UrlGrant {
+    pub(crate) fn add(&mut self, target: &str) -> Result<(), String> {
+        self.patterns.push(UrlPattern::parse(target)?);
+        Ok(())
+    }
+
+    /// The granted patterns, as written (without credentials).
+    pub fn patterns(&self) -> impl Iterator<Item = &str> {
+        self.patterns.iter().map(UrlPattern::as_str)
+    }
+
+    pub(crate) fn allows(&self, url: &str) -> bool {
+        self.patterns.iter().any(|p| p.matches(url))
+    }
+}
+
 /// A target pattern shared by the URL-addressed capabilities (`sql`, `redis`): `*` matches everything,
 /// a trailing `*` matches by prefix, anything else must be equal. Credentials never take part in the
 /// comparison, so a grant need not (and should not) contain a password.

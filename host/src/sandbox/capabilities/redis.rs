@@ -1,7 +1,6 @@
 //! The `redis` capability: commands on the Redis servers the plugin was granted, over multiplexed
 //! connections the host keeps per URL.
 
-use super::UrlPattern;
 use crate::sandbox::bindings::action::testmesh::plugin::redis as wit_redis;
 use crate::sandbox::state::HostState;
 use redis::aio::MultiplexedConnection;
@@ -10,26 +9,7 @@ use std::collections::HashMap;
 use wasmtime::component::{HasSelf, Linker};
 
 /// Granted Redis servers by URL pattern (`redis:*`, `redis:redis://127.0.0.1:6379/*`).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct RedisGrant {
-    patterns: Vec<UrlPattern>,
-}
-
-impl RedisGrant {
-    pub(crate) fn add(&mut self, target: &str) -> Result<(), String> {
-        self.patterns.push(UrlPattern::parse(target)?);
-        Ok(())
-    }
-
-    /// The granted patterns.
-    pub fn patterns(&self) -> impl Iterator<Item = &str> {
-        self.patterns.iter().map(UrlPattern::as_str)
-    }
-
-    fn allows(&self, url: &str) -> bool {
-        self.patterns.iter().any(|p| p.matches(url))
-    }
-}
+pub type RedisGrant = super::UrlGrant;
 
 /// Connections by URL, opened on first use.
 #[derive(Default)]

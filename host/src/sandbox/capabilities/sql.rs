@@ -1,7 +1,6 @@
 //! The `sql` capability: queries on PostgreSQL and SQLite connections the plugin was granted, through
 //! pools the host keeps per connection URL (shared by every plugin call in the process).
 
-use super::UrlPattern;
 use crate::sandbox::bindings::action::testmesh::plugin::sql;
 use crate::sandbox::state::HostState;
 use futures::TryStreamExt;
@@ -15,27 +14,8 @@ use std::time::Duration;
 use wasmtime::component::{HasSelf, Linker};
 
 /// Granted SQL connections, by URL pattern (`sql:*`, `sql:postgres://db:5432/*`,
-/// `sql:sqlite:///var/lib/app/*`). Credentials in the URL are ignored when matching.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct SqlGrant {
-    patterns: Vec<UrlPattern>,
-}
-
-impl SqlGrant {
-    pub(crate) fn add(&mut self, target: &str) -> Result<(), String> {
-        self.patterns.push(UrlPattern::parse(target)?);
-        Ok(())
-    }
-
-    /// The granted patterns.
-    pub fn patterns(&self) -> impl Iterator<Item = &str> {
-        self.patterns.iter().map(UrlPattern::as_str)
-    }
-
-    fn allows(&self, url: &str) -> bool {
-        self.patterns.iter().any(|p| p.matches(url))
-    }
-}
+/// `sql:sqlite:///var/lib/app/*`).
+pub type SqlGrant = super::UrlGrant;
 
 /// Connection pools by URL, created on first use.
 #[derive(Default)]
