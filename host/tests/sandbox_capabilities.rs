@@ -159,3 +159,32 @@ async fn sql_with_a_grant_reaches_postgres() {
         .unwrap();
     assert_eq!(output["rows"], json!([{"answer": 42}]));
 }
+
+#[tokio::test]
+async fn https_to_a_server_that_does_not_speak_tls_fails_cleanly() {
+    let base = http_server().await;
+    let sandbox = sandbox();
+    let plugin = load(&sandbox, "probe").await;
+    let session = sandbox.session();
+    let url = format!("{}/hello", base.replace("http://", "https://"));
+    let error = run(
+        &session,
+        &plugin,
+        &grants(&["http:127.0.0.1"]),
+        json!({"mode": "http_get", "url": url}),
+        &CallOptions::default(),
+    )
+    .await
+    .result
+    .unwrap_err();
+    assert!(matches!(error, CallError::Failed(_)), "{error:?}");
+    let works = run(
+        &session,
+        &plugin,
+        &grants(&["http:127.0.0.1"]),
+        json!({"mode": "http_get", "url": format!("{base}/hello")}),
+        &CallOptions::default(),
+    )
+    .await;
+    assert_eq!(works.result.unwrap()["status"], 200);
+}

@@ -3,9 +3,10 @@
 //! unless a grant names them explicitly.
 //!
 //! The check happens twice: on the URL's host (cheap, before anything touches the network) and on the
-//! addresses that host resolves to. Plain-HTTP requests then connect to the very address that was
-//! checked, so DNS rebinding cannot slip past; HTTPS requests need the name for TLS and resolve again
-//! (a short window a rebinding attacker could use: see docs/sandbox.md).
+//! addresses that host resolves to. The request then goes over a connection to one of exactly those
+//! addresses ([`connect`]), so DNS rebinding cannot slip past.
+
+mod connect;
 
 use crate::sandbox::state::{Denials, HostState};
 use std::net::{IpAddr, SocketAddr};
@@ -139,12 +140,12 @@ type SendFuture = Box<
 impl WasiHttpHooks for HttpGate {
     fn send_request(
         &mut self,
-        mut request: http::Request<wasmtime_wasi_http::WasiBody>,
+        request: http::Request<wasmtime_wasi_http::WasiBody>,
         options: Option<RequestOptions>,
         _fut: Box<dyn Future<Output = Result<(), wasmtime_wasi_http::Error>> + Send>,
     ) -> SendFuture {
         use wasmtime_wasi_http::Error;
-        let uri = request.uri().clone();
+        let uri = request.uri();
         let tls = uri.scheme() == Some(&http::uri::Scheme::HTTPS);
         let Some(raw_host) = uri.host() else {
             return Box::new(async { Err(Error::HttpRequestUriInvalid) });
@@ -168,9 +169,9 @@ impl WasiHttpHooks for HttpGate {
                 Ok(found) => found.collect(),
                 Err(e) => return Err(Error::DnsError { rcode: Some(e.to_string()), info_code: None }),
             };
-            let Some(first) = addresses.first().copied() else {
+            if addresses.is_empty() {
                 return Err(Error::DestinationNotFound);
-            };
+            }
             if !explicit && let Some(bad) = addresses.iter().find(|a| is_sensitive(a.ip())) {
                 denials.record(format!(
                     "http to {host}:{port} refused for plugin {plugin}: it resolves to the link-local address {} \
@@ -179,17 +180,8 @@ impl WasiHttpHooks for HttpGate {
                 ));
                 return Err(Error::HttpRequestDenied);
             }
-            if !tls {
-                // Connect to the address that was checked, not to whatever the name resolves to next.
-                let mut parts = uri.into_parts();
-                let authority = http::uri::Authority::try_from(first.to_string().as_str())
-                    .map_err(|_| Error::HttpRequestUriInvalid)?;
-                parts.authority = Some(authority);
-                *request.uri_mut() = http::Uri::from_parts(parts).map_err(|_| Error::HttpRequestUriInvalid)?;
-            }
-            let (response, io) = wasmtime_wasi_http::default_send_request(request, Some(options)).await?;
-            let response = response.map(http_body_util::BodyExt::boxed_unsync);
-            Ok((response, Box::new(io) as Box<dyn Future<Output = Result<(), Error>> + Send>))
+            let tls_host = tls.then_some(host.as_str());
+            connect::send(request, &addresses, tls_host, options).await
         })
     }
 }
