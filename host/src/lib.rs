@@ -6,4 +6,5 @@
 
 pub mod builtins;
 pub mod cli;
+pub mod flow;
 pub mod sandbox;

@@ -189,12 +189,30 @@ fn read_body(incoming: &IncomingBody) -> Result<Vec<u8>, HttpError> {
 }
 
 fn map_error(code: ErrorCode) -> HttpError {
+    let transport = |text: &str| HttpError::Transport(text.to_string());
     match code {
         ErrorCode::HttpRequestDenied => HttpError::Denied("the plugin is not granted this destination".into()),
-        ErrorCode::ConnectionTimeout | ErrorCode::ConnectionReadTimeout | ErrorCode::ConnectionWriteTimeout => {
-            HttpError::Timeout(format!("{code:?}"))
+        ErrorCode::ConnectionTimeout => HttpError::Timeout("no connection in time".into()),
+        ErrorCode::ConnectionReadTimeout | ErrorCode::HttpResponseTimeout => {
+            HttpError::Timeout("no response in time".into())
         }
-        ErrorCode::HttpResponseTimeout => HttpError::Timeout("no response in time".into()),
+        ErrorCode::ConnectionWriteTimeout => HttpError::Timeout("sending the request took too long".into()),
+        ErrorCode::ConnectionRefused => transport("connection refused"),
+        ErrorCode::ConnectionTerminated => transport("the server closed the connection"),
+        ErrorCode::DnsTimeout => transport("DNS lookup timed out"),
+        ErrorCode::DnsError(payload) => HttpError::Transport(format!(
+            "DNS lookup failed{}",
+            payload.rcode.map(|r| format!(": {r}")).unwrap_or_default()
+        )),
+        ErrorCode::DestinationNotFound => transport("host not found"),
+        ErrorCode::DestinationUnavailable | ErrorCode::DestinationIpUnroutable => transport("host unreachable"),
+        ErrorCode::TlsProtocolError => transport("TLS handshake failed"),
+        ErrorCode::TlsCertificateError => transport("the server's TLS certificate was not accepted"),
+        ErrorCode::TlsAlertReceived(alert) => HttpError::Transport(format!(
+            "the server ended the TLS handshake{}",
+            alert.alert_message.map(|m| format!(": {m}")).unwrap_or_default()
+        )),
+        ErrorCode::HttpProtocolError => transport("the server's answer is not valid HTTP"),
         ErrorCode::InternalError(Some(message)) => HttpError::Transport(message),
         other => HttpError::Transport(format!("{other:?}")),
     }

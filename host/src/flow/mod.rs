@@ -1,0 +1,54 @@
+//! Flows: the model of a test journey, read from YAML or JSON text with the source position of
+//! everything in it, checked for structure, with problems reported as [`Diagnostic`]s that point at
+//! the line and column (see `design/FLOW-FORMAT.md`).
+//!
+//! This module does no I/O: it takes text, and a file name only to quote in messages. Both our
+//! spelling of the format and TestMesh's (the `flow:` wrapper, `action: for_each` with `config`,
+//! `redis.get`, …) parse into the one [`Flow`] model.
+//!
+//! - [`parse_flow`] is the entry point: a [`Flow`], or every error found.
+//! - [`check_flow`] also returns the warnings (keys accepted but without effect), for `flow lint`.
+//!
+//! Submodules: `source` (text → positioned tree, YAML syntax errors), `parse` (tree → model and
+//! structural checks), `model` (the types), `diagnostic` (problems and their rendering).
+
+mod diagnostic;
+mod model;
+mod parse;
+mod source;
+
+#[cfg(test)]
+mod tests;
+
+pub use diagnostic::{Diagnostic, Diagnostics, Severity};
+pub use model::{
+    Assertion, Backoff, Capture, Expr, Flow, ForEachItems, OnError, PluginRef, RangeBound, Retry, Span, SpannedValue,
+    Step, StepKind, Variable,
+};
+pub use parse::parse_duration;
+
+/// Parses and checks a flow file's text; `file` is only quoted in diagnostics.
+///
+/// On failure, every problem found is returned (errors and warnings, in file order), not just the
+/// first. On success, warnings are dropped: use [`check_flow`] to see them.
+pub fn parse_flow(text: &str, file: &str) -> Result<Flow, Diagnostics> {
+    match check_flow(text, file) {
+        (Some(flow), _) => Ok(flow),
+        (None, diagnostics) => Err(diagnostics),
+    }
+}
+
+/// Parses and checks a flow file's text, returning the flow when there is no error, and every
+/// diagnostic (errors and warnings) in file order either way.
+pub fn check_flow(text: &str, file: &str) -> (Option<Flow>, Diagnostics) {
+    let source = source::Source::new(text, file);
+    let root = match source::load(text, &source) {
+        Ok(root) => root,
+        Err(diagnostic) => return (None, Diagnostics(vec![diagnostic])),
+    };
+    let (flow, mut diagnostics) = parse::parse(&root, &source);
+    diagnostics.sort_by_key(|d| (d.line, d.column));
+    let diagnostics = Diagnostics(diagnostics);
+    let flow = (!diagnostics.has_errors()).then_some(flow);
+    (flow, diagnostics)
+}
