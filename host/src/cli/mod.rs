@@ -2,6 +2,7 @@
 //! module; this one only dispatches and maps errors to exit codes (0 success, 1 failure, 2 bad input).
 
 mod plugin;
+mod validate;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -19,6 +20,12 @@ enum Command {
     /// Inspect and call plugins (built-in or a `.wasm` component file).
     #[command(subcommand)]
     Plugin(plugin::PluginCommand),
+    /// Check flow files (or every *.yaml/*.yml/*.json under directories) without running them.
+    Validate {
+        /// Flow files or directories.
+        #[arg(required = true)]
+        paths: Vec<std::path::PathBuf>,
+    },
 }
 
 /// Entry point of the binary.
@@ -35,6 +42,7 @@ pub fn main() -> ExitCode {
     let outcome = runtime.block_on(async {
         match cli.command {
             Command::Plugin(command) => plugin::run(command).await,
+            Command::Validate { paths } => validate::run(&paths),
         }
     });
     match outcome {

@@ -1,0 +1,46 @@
+//! `testmesh validate`, through the real binary: valid flows pass, every problem of an invalid one is
+//! printed with file:line:column, exit codes 0 / 2.
+
+use std::process::Command;
+
+fn validate(args: &[&std::path::Path]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_testmesh")).arg("validate").args(args).output().expect("testmesh runs")
+}
+
+#[test]
+fn a_directory_of_valid_flows_passes() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("login.yaml"),
+        "flow:\n  name: login\n  steps:\n    - id: get\n      action: http_request\n      config: { url: 'http://127.0.0.1/' }\n      assert: [status == 200]\n",
+    )
+    .unwrap();
+    std::fs::create_dir(dir.path().join("nested")).unwrap();
+    std::fs::write(
+        dir.path().join("nested/ping.json"),
+        r#"{"name": "ping", "steps": [{"action": "log", "config": {"message": "hi"}}]}"#,
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("notes.txt"), "not a flow").unwrap();
+    let output = validate(&[dir.path()]);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}{}", String::from_utf8_lossy(&output.stderr));
+    assert!(stdout.contains("2 files, 2 valid, 0 invalid"), "{stdout}");
+}
+
+#[test]
+fn every_problem_is_reported_with_its_position_and_exit_code_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("bad.yaml");
+    std::fs::write(
+        &file,
+        "name: bad\nsteps:\n  - id: one\n    action: log\n    timout: 5s\n  - id: one\n    action: log\n",
+    )
+    .unwrap();
+    let output = validate(&[&file]);
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("bad.yaml:5:5"), "{stderr}");
+    assert!(stderr.contains("did you mean `timeout`?"), "{stderr}");
+    assert!(stderr.contains("bad.yaml:6:"), "the duplicate id is reported too: {stderr}");
+}
