@@ -10,12 +10,14 @@
 //! - [`check_flow`] also returns the warnings (keys accepted but without effect), for `flow lint`.
 //!
 //! Submodules: `source` (text → positioned tree, YAML syntax errors), `parse` (tree → model and
-//! structural checks), `model` (the types), `diagnostic` (problems and their rendering).
+//! structural checks), `model` (the types), `diagnostic` (problems and their rendering), and the
+//! public [`template`] (`${…}` placeholders: checked here, rendered by the runner).
 
 mod diagnostic;
 mod model;
 mod parse;
 mod source;
+pub mod template;
 
 #[cfg(test)]
 mod tests;
