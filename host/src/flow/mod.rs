@@ -14,6 +14,7 @@
 //! public [`template`] (`${…}` placeholders: checked here, rendered by the runner).
 
 mod diagnostic;
+mod lint;
 mod model;
 mod parse;
 mod source;
@@ -49,6 +50,9 @@ pub fn check_flow(text: &str, file: &str) -> (Option<Flow>, Diagnostics) {
         Err(diagnostic) => return (None, Diagnostics(vec![diagnostic])),
     };
     let (flow, mut diagnostics) = parse::parse(&root, &source);
+    if !diagnostics.iter().any(Diagnostic::is_error) {
+        diagnostics.extend(lint::check(&flow, &source));
+    }
     diagnostics.sort_by_key(|d| (d.line, d.column));
     let diagnostics = Diagnostics(diagnostics);
     let flow = (!diagnostics.has_errors()).then_some(flow);
