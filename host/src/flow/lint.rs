@@ -1,9 +1,10 @@
 //! The second pass over a structurally valid flow: what can be checked without running it or knowing
-//! the installed plugins — the syntax of every `${…}` template in configs, `with` blocks and `env`, and
-//! of every capture's JSONPath. Problems point at the string that holds them.
+//! the installed plugins — the syntax of every expression (`assert`, `when`, `if`, `retry.until`, with
+//! the same parser the `expr` plugin uses), of every `${…}` template in configs, `with` blocks and
+//! `env`, and of every capture's JSONPath. Problems point at the text that holds them.
 
 use super::diagnostic::{Diagnostic, Severity};
-use super::model::{Assertion, Flow, SpannedValue, Step, StepKind};
+use super::model::{Assertion, Expr, Flow, Span, SpannedValue, Step, StepKind};
 use super::source::Source;
 use super::template;
 
@@ -25,6 +26,22 @@ pub(crate) fn check(flow: &Flow, source: &Source) -> Vec<Diagnostic> {
 }
 
 fn check_step(step: &Step, source: &Source, diagnostics: &mut Vec<Diagnostic>) {
+    let expressions = step
+        .assert
+        .iter()
+        .filter_map(|a| match a {
+            Assertion::Expr { expr, .. } => Some(("assertion", expr)),
+            Assertion::Plugin { .. } => None,
+        })
+        .chain(step.when.iter().map(|e| ("`when`", e)))
+        .chain(step.retry.iter().filter_map(|r| r.until.as_ref()).map(|e| ("`retry.until`", e)))
+        .chain(match &step.kind {
+            StepKind::If { condition, .. } => Some(("`if`", condition)),
+            _ => None,
+        });
+    for (what, expr) in expressions {
+        check_expression(what, expr, &step.id, source, diagnostics);
+    }
     match &step.kind {
         StepKind::Action { config, .. } => check_templates(config, &step.id, "config", source, diagnostics),
         StepKind::RunFlow { with, .. } => check_templates(with, &step.id, "with", source, diagnostics),
@@ -52,6 +69,17 @@ fn check_step(step: &Step, source: &Source, diagnostics: &mut Vec<Diagnostic>) {
                 Some("captures use RFC 9535 JSONPath, e.g. `$.body.items[0].id`".into()),
             ));
         }
+    }
+}
+
+fn check_expression(what: &str, expr: &Expr, step: &str, source: &Source, out: &mut Vec<Diagnostic>) {
+    if let Err(e) = testmesh_expr_syntax::parse(&expr.text) {
+        // The expression starts at its span, after the opening quote when it is quoted.
+        let quoted = matches!(source.char_at(expr.span), Some('"' | '\''));
+        let column = expr.span.column + u32::from(quoted) + e.column.saturating_sub(1) as u32;
+        let message = format!("{what} of step `{step}` does not parse: {}", e.message);
+        let help = Some(format!("in `{}`", expr.text));
+        out.push(source.diagnostic(Severity::Error, Span::new(expr.span.line, column), message, help));
     }
 }
 
@@ -104,8 +132,21 @@ mod tests {
     }
 
     #[test]
+    fn expressions_that_do_not_parse_are_reported_at_their_column() {
+        let text = "name: t\nsteps:\n  - id: get\n    action: http\n    config: { url: x }\n    when: ready ==\n    assert:\n      - status == 200\n      - \"body.name contains\"\n      - { expr: 'len(body.items) > ', message: m }\n    retry: { until: 'status ==== 1' }\n";
+        let found = errors(text);
+        assert_eq!(found.len(), 4, "{found:?}");
+        assert!(
+            found.iter().any(|e| e.starts_with("6:") && e.contains("`when` of step `get` does not parse")),
+            "{found:?}"
+        );
+        assert!(found.iter().any(|e| e.starts_with("9:") && e.contains("assertion of step `get`")), "{found:?}");
+        assert!(found.iter().any(|e| e.contains("`retry.until`")), "{found:?}");
+    }
+
+    #[test]
     fn valid_templates_and_paths_pass() {
-        let text = "name: t\nenv:\n  BASE: http://127.0.0.1\nsteps:\n  - id: get\n    action: http\n    config: { url: '${BASE}/users/${user_id:-1}', headers: { x-id: '{{ uuid() }}' } }\n    output:\n      id: $.body.items[0].id\n      name: body.name\n";
+        let text = "name: t\nenv:\n  BASE: http://127.0.0.1\nsteps:\n  - id: get\n    action: http\n    config: { url: '${BASE}/users/${user_id:-1}', headers: { x-id: '{{ uuid() }}' } }\n    assert: [status == 200, body.email endsWith \"@x.io\" and not (len(body.items) == 0)]\n    output:\n      id: $.body.items[0].id\n      name: body.name\n";
         let (flow, diagnostics) = check_flow(text, "ok.yaml");
         assert!(flow.is_some(), "{diagnostics}");
     }

@@ -29,6 +29,12 @@ impl<'a> Source<'a> {
         Source { file, lines }
     }
 
+    /// The character at `span`, if the position is inside the text.
+    pub(crate) fn char_at(&self, span: Span) -> Option<char> {
+        let line = self.lines.get((span.line as usize).checked_sub(1)?)?;
+        line.chars().nth((span.column as usize).checked_sub(1)?)
+    }
+
     /// A diagnostic at `span`, quoting the source line it points at.
     pub(crate) fn diagnostic(
         &self,

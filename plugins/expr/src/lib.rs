@@ -11,7 +11,8 @@
 
 pub mod eval;
 pub mod report;
-pub mod translate;
+/// The parser and CEL translation, shared with the host's flow validation.
+pub use testmesh_expr_syntax as translate;
 pub mod values;
 pub mod verdict;
 
