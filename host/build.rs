@@ -2,9 +2,11 @@
 //! and generates `builtins.rs`, which embeds the built-in ones in the binary.
 //!
 //! Each plugin's `Cargo.toml` says what it is in `[package.metadata.testmesh]`: `kind` (`action` or
-//! `assertion`) and `builtin` (default `true`; test fixtures say `false`). Actions and assertions are
-//! built by separate cargo invocations because the SDK generates one world's bindings per build.
-//! The wasm target is installed with rustup when it is missing, so a fresh machine needs no extra step.
+//! `assertion`), `builtin` (default `true`; test fixtures say `false`) and `aliases` (the other names
+//! its `describe` gives, so that flows can be resolved to a built-in without loading every one).
+//! Actions and assertions are built by separate cargo invocations because the SDK generates one
+//! world's bindings per build. The wasm target is installed with rustup when it is missing, so a
+//! fresh machine needs no extra step.
 
 use std::env;
 use std::fmt::Write as _;
@@ -16,6 +18,7 @@ struct PluginCrate {
     package: String,
     kind: String,
     builtin: bool,
+    aliases: Vec<String>,
 }
 
 fn main() {
@@ -54,8 +57,9 @@ fn main() {
         }
         writeln!(
             generated,
-            "    Builtin {{ source: {:?}, wasm: include_bytes!({:?}) }},",
+            "    Builtin {{ source: {:?}, aliases: &{:?}, wasm: include_bytes!({:?}) }},",
             plugin.dir_name,
+            plugin.aliases,
             wasm.display().to_string()
         )
         .expect("writing to a String cannot fail");
@@ -96,6 +100,11 @@ fn discover(plugins_dir: &Path) -> Vec<PluginCrate> {
             package: name.to_string(),
             kind,
             builtin: meta.get("builtin").and_then(|b| b.as_bool()).unwrap_or(true),
+            aliases: meta
+                .get("aliases")
+                .and_then(|a| a.as_array())
+                .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_string)).collect())
+                .unwrap_or_default(),
         });
     }
     found.sort_by(|a, b| a.dir_name.cmp(&b.dir_name));

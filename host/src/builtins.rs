@@ -6,6 +6,9 @@
 pub struct Builtin {
     /// The crate directory under `plugins/` it was built from (e.g. `http_request`).
     pub source: &'static str,
+    /// Other names the plugin answers to (`http` for `http_request`), as its `describe` lists them
+    /// and its `Cargo.toml` repeats them, so that a flow's plugin is found without loading them all.
+    pub aliases: &'static [&'static str],
     /// The component's bytes.
     pub wasm: &'static [u8],
 }

@@ -7,4 +7,6 @@
 pub mod builtins;
 pub mod cli;
 pub mod flow;
+pub mod report;
+pub mod runner;
 pub mod sandbox;

@@ -2,6 +2,7 @@
 //! module; this one only dispatches and maps errors to exit codes (0 success, 1 failure, 2 bad input).
 
 mod plugin;
+mod run;
 mod validate;
 
 use clap::{Parser, Subcommand};
@@ -20,6 +21,9 @@ enum Command {
     /// Inspect and call plugins (built-in or a `.wasm` component file).
     #[command(subcommand)]
     Plugin(plugin::PluginCommand),
+    /// Run flows (files, directories or glob patterns) and report them; exit code 0 when every
+    /// flow passed, 1 when one did not, 2 when a flow is invalid (then nothing runs).
+    Run(run::RunArgs),
     /// Check flow files (or every *.yaml/*.yml/*.json under directories) without running them.
     Validate {
         /// Flow files or directories.
@@ -42,6 +46,7 @@ pub fn main() -> ExitCode {
     let outcome = runtime.block_on(async {
         match cli.command {
             Command::Plugin(command) => plugin::run(command).await,
+            Command::Run(args) => run::run(args).await,
             Command::Validate { paths } => validate::run(&paths),
         }
     });

@@ -35,7 +35,7 @@ pub(crate) fn run(paths: &[PathBuf]) -> anyhow::Result<ExitCode> {
 }
 
 /// The files named, plus flow files under the directories named (recursively, sorted).
-fn collect(paths: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
+pub(crate) fn collect(paths: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
     let mut files = Vec::new();
     for path in paths {
         if path.is_dir() {

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 /// A 1-based line and column (in characters) in a flow file, so that a problem found while running
 /// can be shown in its source like a parse error.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
 pub struct Span {
     /// 1-based line.
     pub line: u32,

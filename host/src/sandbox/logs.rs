@@ -1,13 +1,13 @@
 //! The log of one plugin call: lines written through the `log` interface and captured stdout/stderr,
 //! capped in size so that a chatty or hostile plugin cannot exhaust the host's memory.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll};
 
 /// Severity of a log line (mirrors the WIT `level`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum LogLevel {
     /// Very detailed diagnostics.
@@ -23,7 +23,7 @@ pub enum LogLevel {
 }
 
 /// Where a log line came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum LogSource {
     /// The `log` interface.
@@ -37,7 +37,7 @@ pub enum LogSource {
 }
 
 /// One line of a call's log.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LogLine {
     /// Severity.
     pub level: LogLevel,
