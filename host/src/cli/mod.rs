@@ -29,6 +29,9 @@ enum Command {
         /// Flow files or directories.
         #[arg(required = true)]
         paths: Vec<std::path::PathBuf>,
+        /// A plugin component (`.wasm`) the flows may name besides the built-ins. Repeatable.
+        #[arg(long = "plugin", value_name = "FILE")]
+        plugins: Vec<std::path::PathBuf>,
     },
 }
 
@@ -47,7 +50,7 @@ pub fn main() -> ExitCode {
         match cli.command {
             Command::Plugin(command) => plugin::run(command).await,
             Command::Run(args) => run::run(args).await,
-            Command::Validate { paths } => validate::run(&paths),
+            Command::Validate { paths, plugins } => validate::run(&paths, &plugins).await,
         }
     });
     match outcome {

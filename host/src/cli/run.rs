@@ -123,8 +123,10 @@ pub(crate) async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         registry.add(plugin, grants.clone());
     }
     for loaded in &flows {
-        let diagnostics = crate::runner::check_plugins(&loaded.flow, &registry, &loaded.text, &loaded.file);
+        let mut diagnostics = crate::runner::check_plugins(&loaded.flow, &registry, &loaded.text, &loaded.file);
+        diagnostics.extend(crate::runner::check_configs(&loaded.flow, &registry, &loaded.text, &loaded.file).await);
         if !diagnostics.is_empty() {
+            diagnostics.sort_by_key(|d| (d.line, d.column));
             invalid += 1;
             eprintln!("{}", crate::flow::Diagnostics(diagnostics));
         }

@@ -1,23 +1,38 @@
 //! `testmesh validate <files|dirs>`: checks flow files without running them and prints every problem
 //! with its file, line and column. Exit code 0 when all are valid (warnings allowed), 2 otherwise.
 //!
-//! Today it checks the structure of flows; checking configs against plugin schemas, expressions and
-//! `${…}` references arrives with the runner.
+//! It checks the structure, expressions, templates and captures of every flow, that every plugin it
+//! names is installed (the built-ins, plus `--plugin` files), and every action's config against its
+//! plugin's schema.
 
-use crate::flow::check_flow;
+use crate::flow::{Diagnostics, check_flow};
+use crate::runner::{Registry, check_configs, check_plugins};
+use crate::sandbox::{Grants, Sandbox, SandboxConfig};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 /// Validates every flow file named or found under a named directory.
-pub(crate) fn run(paths: &[PathBuf]) -> anyhow::Result<ExitCode> {
+pub(crate) async fn run(paths: &[PathBuf], plugins: &[PathBuf]) -> anyhow::Result<ExitCode> {
     let files = collect(paths)?;
     if files.is_empty() {
         anyhow::bail!("no flow files (*.yaml, *.yml, *.json) in {}", describe(paths));
     }
+    let registry = registry(plugins).await?;
     let (mut invalid, mut warnings) = (0, 0);
     for file in &files {
         let text = std::fs::read_to_string(file).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", file.display()))?;
-        let (flow, diagnostics) = check_flow(&text, &file.display().to_string());
+        let name = file.display().to_string();
+        let (mut flow, mut diagnostics) = check_flow(&text, &name);
+        if let Some(checked) = &flow {
+            let mut found = check_plugins(checked, &registry, &text, &name);
+            found.extend(check_configs(checked, &registry, &text, &name).await);
+            if !found.is_empty() {
+                flow = None;
+                found.extend(diagnostics.0);
+                found.sort_by_key(|d| (d.line, d.column));
+                diagnostics = Diagnostics(found);
+            }
+        }
         warnings += diagnostics.warnings().count();
         if !diagnostics.0.is_empty() {
             eprintln!("{diagnostics}");
@@ -32,6 +47,21 @@ pub(crate) fn run(paths: &[PathBuf]) -> anyhow::Result<ExitCode> {
     }
     println!("{} files, {} valid, {invalid} invalid, {warnings} warnings", files.len(), files.len() - invalid);
     Ok(if invalid == 0 { ExitCode::SUCCESS } else { ExitCode::from(2) })
+}
+
+/// The built-in plugins and the `--plugin` files, which flows may name.
+pub(crate) async fn registry(plugins: &[PathBuf]) -> anyhow::Result<Registry> {
+    let sandbox = Sandbox::new(SandboxConfig {
+        cache_dir: Some(super::data_dir().join("cache").join("components")),
+        ..SandboxConfig::default()
+    })?;
+    let mut registry = Registry::with_builtins(sandbox.clone(), Grants::local_development());
+    for path in plugins {
+        let bytes = std::fs::read(path).map_err(|e| anyhow::anyhow!("cannot read plugin {}: {e}", path.display()))?;
+        let plugin = sandbox.load(&bytes).await.map_err(|e| anyhow::anyhow!("plugin {}: {e}", path.display()))?;
+        registry.add(plugin, Grants::default());
+    }
+    Ok(registry)
 }
 
 /// The files named, plus flow files under the directories named (recursively, sorted).

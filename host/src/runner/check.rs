@@ -1,9 +1,12 @@
 //! Checks of a flow against the plugins a run would use, before it runs: every `action` and `use`
-//! names an installed plugin (with the closest names when it does not), so that a typo is an
-//! invalid flow with its line and column rather than a step error halfway through a run.
+//! names an installed plugin (with the closest names when it does not), and every action's config
+//! matches the schema its plugin's `describe` gives — so that a typo is an invalid flow with its
+//! line and column rather than a step error halfway through a run.
 
 use super::registry::Registry;
-use crate::flow::{Assertion, Diagnostic, Flow, PluginRef, Severity, Step, StepKind};
+use crate::flow::{Assertion, Diagnostic, Flow, PluginRef, Severity, SpannedValue, Step, StepKind};
+use crate::sandbox::{AssertionInput, CallContext, CallOptions, PluginKind};
+use serde_json::{Value, json};
 
 /// Every reference to a plugin that is not installed, as diagnostics pointing at it. `text` is the
 /// flow's source (for the snippet) and `file` its name in messages.
@@ -55,4 +58,118 @@ fn walk(step: &Step, check: &mut dyn FnMut(&PluginRef)) {
             check(plugin);
         }
     }
+}
+
+/// Every step config that its plugin's `describe` schema rejects, as diagnostics pointing at the
+/// offending value. The schema is checked by the built-in `json_schema` plugin. Values written as
+/// templates (`${…}`) are only known at run time, so violations at (or under) a templated string
+/// are not reported; a missing required key or an unknown key still is.
+///
+/// Plugins that are not installed are left to [`check_plugins`]; without `json_schema` nothing is
+/// checked.
+pub async fn check_configs(flow: &Flow, registry: &Registry, text: &str, file: &str) -> Vec<Diagnostic> {
+    let mut steps = Vec::new();
+    for step in flow.setup.iter().chain(&flow.steps).chain(&flow.teardown) {
+        collect_actions(step, &mut steps);
+    }
+    if steps.is_empty() {
+        return Vec::new();
+    }
+    let validator_ref =
+        PluginRef { name: "json_schema".into(), version: None, operation: None, span: Default::default() };
+    let Ok(validator) = registry.resolve(&validator_ref, PluginKind::Assertion).await else { return Vec::new() };
+    let session = registry.sandbox().session();
+    let context =
+        CallContext { run_id: "validate".into(), flow_name: flow.name.clone(), step_id: String::new(), attempt: 1 };
+    let mut diagnostics = Vec::new();
+    for (plugin_ref, config) in steps {
+        let Ok(plugin) = registry.get(&plugin_ref.name).await else { continue };
+        let schema = &plugin.descriptor.config_schema;
+        if !schema.is_object() || schema.as_object().is_some_and(|o| o.is_empty()) {
+            continue;
+        }
+        let subject = config.value.to_string();
+        let checks = [json!({"schema": schema, "path": "$"})];
+        let input = AssertionInput { context: &context, subject: &subject, checks: &checks };
+        let report = session.check(&validator.plugin, &validator.grants, input, &CallOptions::default()).await;
+        let Ok(verdicts) = report.result else { continue };
+        let Some(verdict) = verdicts.into_iter().next().filter(|v| !v.passed) else { continue };
+        let templated = templated_pointers(&config.value);
+        for line in verdict.message.lines().skip(1) {
+            let line = line.trim();
+            let Some((location, problem)) = line.split_once(": ") else { continue };
+            let pointer = if location == "(root)" { "" } else { location };
+            let under_template = templated.iter().any(|t| pointer == t || pointer.starts_with(&format!("{t}/")));
+            if under_template || line.starts_with('…') {
+                continue;
+            }
+            // An unknown key is reported at its object; point at the key itself.
+            let unexpected = problem
+                .strip_prefix("Additional properties are not allowed (")
+                .and_then(|rest| rest.split('\'').nth(1))
+                .map(|key| format!("{pointer}/{key}"));
+            let pointer = unexpected.as_deref().unwrap_or(pointer);
+            let span = config.span_at(pointer);
+            let at = if pointer.is_empty() { String::new() } else { format!(" at `{pointer}`") };
+            diagnostics.push(Diagnostic {
+                severity: Severity::Error,
+                file: file.to_string(),
+                line: span.line,
+                column: span.column,
+                message: format!("config of `{}`{at}: {problem}", plugin_ref.name),
+                help: accepted_keys(schema).map(|keys| format!("`{}` accepts {keys}", plugin_ref.name)),
+                source_line: text.lines().nth(span.line.saturating_sub(1) as usize).map(str::to_string),
+            });
+        }
+    }
+    diagnostics
+}
+
+/// The top-level keys a config schema declares, for help texts.
+fn accepted_keys(schema: &Value) -> Option<String> {
+    let properties = schema.get("properties")?.as_object()?;
+    let keys: Vec<String> = properties.keys().map(|k| format!("`{k}`")).collect();
+    (!keys.is_empty()).then(|| keys.join(", "))
+}
+
+fn collect_actions<'f>(step: &'f Step, out: &mut Vec<(&'f PluginRef, &'f SpannedValue)>) {
+    match &step.kind {
+        StepKind::Action { plugin, config } => out.push((plugin, config)),
+        StepKind::ForEach { steps, .. } => steps.iter().for_each(|s| collect_actions(s, out)),
+        StepKind::Parallel { branches, .. } => branches.iter().flatten().for_each(|s| collect_actions(s, out)),
+        StepKind::If { then_steps, else_steps, .. } => {
+            then_steps.iter().chain(else_steps).for_each(|s| collect_actions(s, out))
+        }
+        StepKind::RunFlow { .. } => {}
+    }
+}
+
+/// JSON pointers of the strings in `value` that hold a template placeholder.
+fn templated_pointers(value: &Value) -> Vec<String> {
+    fn walk(value: &Value, pointer: &mut String, out: &mut Vec<String>) {
+        match value {
+            Value::String(text) if text.contains("${") || text.contains("{{") => out.push(pointer.clone()),
+            Value::Array(items) => {
+                for (i, item) in items.iter().enumerate() {
+                    let len = pointer.len();
+                    pointer.push_str(&format!("/{i}"));
+                    walk(item, pointer, out);
+                    pointer.truncate(len);
+                }
+            }
+            Value::Object(map) => {
+                for (key, item) in map {
+                    let len = pointer.len();
+                    pointer.push('/');
+                    pointer.push_str(&key.replace('~', "~0").replace('/', "~1"));
+                    walk(item, pointer, out);
+                    pointer.truncate(len);
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut out = Vec::new();
+    walk(value, &mut String::new(), &mut out);
+    out
 }
