@@ -57,9 +57,10 @@ fn main() {
         }
         writeln!(
             generated,
-            "    Builtin {{ source: {:?}, aliases: &{:?}, wasm: include_bytes!({:?}) }},",
+            "    Builtin {{ source: {:?}, aliases: &{:?}, digest: {:?}, wasm: include_bytes!({:?}) }},",
             plugin.dir_name,
             plugin.aliases,
+            sha256_hex(&wasm),
             wasm.display().to_string()
         )
         .expect("writing to a String cannot fail");
@@ -68,6 +69,14 @@ fn main() {
     let generated_path = PathBuf::from(env::var("OUT_DIR").expect("cargo sets OUT_DIR")).join("builtins.rs");
     std::fs::write(&generated_path, generated).expect("cannot write builtins.rs");
     println!("cargo:rustc-env=TESTMESH_COMPONENT_DIR={}", out_dir.display());
+}
+
+/// The sha256 of a file as lower-case hex: the binary carries its built-ins' digests so that
+/// start-up does not hash them.
+fn sha256_hex(path: &Path) -> String {
+    use sha2::Digest;
+    let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+    sha2::Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Reads `plugins/*/Cargo.toml`.

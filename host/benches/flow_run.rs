@@ -115,6 +115,7 @@ async fn native_requests(address: std::net::SocketAddr, count: usize) -> f64 {
             .header("host", address.to_string())
             .body(Empty::<bytes::Bytes>::new())
             .expect("request");
+        sender.ready().await.expect("connection ready");
         let response = sender.send_request(request).await.expect("send");
         let status = response.status();
         let body = response.into_body().collect().await.expect("body").to_bytes();

@@ -9,6 +9,8 @@ pub struct Builtin {
     /// Other names the plugin answers to (`http` for `http_request`), as its `describe` lists them
     /// and its `Cargo.toml` repeats them, so that a flow's plugin is found without loading them all.
     pub aliases: &'static [&'static str],
+    /// The sha256 of `wasm` (lower-case hex), computed by the build script.
+    pub digest: &'static str,
     /// The component's bytes.
     pub wasm: &'static [u8],
 }

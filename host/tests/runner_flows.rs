@@ -707,3 +707,14 @@ teardown:
         ]
     );
 }
+
+#[tokio::test]
+async fn builtins_carry_their_digest_name_and_aliases_as_they_describe_them() {
+    let sandbox = common::sandbox();
+    for builtin in testmesh::builtins::all() {
+        assert_eq!(testmesh::sandbox::digest(builtin.wasm), builtin.digest, "{}", builtin.source);
+        let plugin = sandbox.load(builtin.wasm).await.expect("loads");
+        assert_eq!(plugin.descriptor.name, builtin.source);
+        assert_eq!(plugin.descriptor.aliases, builtin.aliases, "{}: Cargo.toml metadata aliases", builtin.source);
+    }
+}

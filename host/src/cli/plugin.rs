@@ -2,7 +2,7 @@
 
 use crate::builtins;
 use crate::sandbox::{
-    ActionInput, AssertionInput, CallContext, CallOptions, Grants, Limits, Plugin, PluginKind, Sandbox, SandboxConfig,
+    ActionInput, AssertionInput, CallContext, CallOptions, Grants, Limits, Plugin, PluginKind, Sandbox,
 };
 use anyhow::{Context, bail};
 use clap::Subcommand;
@@ -44,10 +44,7 @@ pub(crate) enum PluginCommand {
 }
 
 pub(crate) async fn run(command: PluginCommand) -> anyhow::Result<ExitCode> {
-    let sandbox = Sandbox::new(SandboxConfig {
-        cache_dir: Some(super::data_dir().join("cache").join("components")),
-        ..SandboxConfig::default()
-    })?;
+    let sandbox = super::local_sandbox()?;
     match command {
         PluginCommand::List => {
             for builtin in builtins::all() {

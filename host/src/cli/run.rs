@@ -12,7 +12,7 @@ use crate::report;
 use crate::runner::{
     EventSink, FileLoader, Registry, RunEvent, RunRequest, RunResult, RunStatus, Runner, RunnerOptions, parse_env_file,
 };
-use crate::sandbox::{Grants, Sandbox, SandboxConfig};
+use crate::sandbox::Grants;
 use anyhow::{Context, bail};
 use clap::Args;
 use futures::StreamExt;
@@ -111,10 +111,7 @@ pub(crate) async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     };
     let secrets = parse_secrets(&args.secrets)?;
 
-    let sandbox = Sandbox::new(SandboxConfig {
-        cache_dir: Some(super::data_dir().join("cache").join("components")),
-        ..SandboxConfig::default()
-    })?;
+    let sandbox = super::local_sandbox()?;
     let mut registry = Registry::with_builtins(sandbox.clone(), Grants::local_development());
     let grants = Grants::parse(&args.grants)?;
     for path in &args.plugins {

@@ -7,7 +7,7 @@
 
 use crate::flow::{Diagnostics, check_flow};
 use crate::runner::{Registry, check_configs, check_plugins};
-use crate::sandbox::{Grants, Sandbox, SandboxConfig};
+use crate::sandbox::Grants;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -51,10 +51,7 @@ pub(crate) async fn run(paths: &[PathBuf], plugins: &[PathBuf]) -> anyhow::Resul
 
 /// The built-in plugins and the `--plugin` files, which flows may name.
 pub(crate) async fn registry(plugins: &[PathBuf]) -> anyhow::Result<Registry> {
-    let sandbox = Sandbox::new(SandboxConfig {
-        cache_dir: Some(super::data_dir().join("cache").join("components")),
-        ..SandboxConfig::default()
-    })?;
+    let sandbox = super::local_sandbox()?;
     let mut registry = Registry::with_builtins(sandbox.clone(), Grants::local_development());
     for path in plugins {
         let bytes = std::fs::read(path).map_err(|e| anyhow::anyhow!("cannot read plugin {}: {e}", path.display()))?;

@@ -187,7 +187,9 @@ impl Registry {
             .loaded
             .get_or_init(|| async {
                 match &entry.component {
-                    Component::Builtin(builtin) => self.sandbox.load(builtin.wasm).await,
+                    Component::Builtin(builtin) => {
+                        self.sandbox.load_with_digest(builtin.wasm, builtin.digest.to_string()).await
+                    }
                     Component::Loaded(plugin) => Ok(plugin.clone()),
                 }
             })

@@ -213,7 +213,14 @@ impl Sandbox {
     /// Checks, compiles (or loads precompiled) and describes a component. Loading the same bytes again
     /// returns the same plugin at once.
     pub async fn load(&self, bytes: &[u8]) -> Result<Arc<Plugin>, LoadError> {
-        let digest = cache::digest(bytes);
+        self.load_with_digest(bytes, cache::digest(bytes)).await
+    }
+
+    /// [`load`](Self::load) with the bytes' sha256 `digest` (lower-case hex) already known — for
+    /// components whose digest was computed when they were built into the binary, so that start-up
+    /// does not hash megabytes. A wrong digest would only mislabel the component and its cache
+    /// entry; never pass one that comes from outside the binary.
+    pub async fn load_with_digest(&self, bytes: &[u8], digest: String) -> Result<Arc<Plugin>, LoadError> {
         if let Some(plugin) = self.get(&digest) {
             return Ok(plugin);
         }
