@@ -44,3 +44,34 @@ fn every_problem_is_reported_with_its_position_and_exit_code_2() {
     assert!(stderr.contains("did you mean `timeout`?"), "{stderr}");
     assert!(stderr.contains("bad.yaml:6:"), "the duplicate id is reported too: {stderr}");
 }
+
+#[test]
+fn configs_are_checked_against_their_plugins_schemas_leniently_for_templates() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("configs.yaml");
+    std::fs::write(
+        &file,
+        r#"name: configs
+steps:
+  - id: call
+    action: http_request
+    config: { url: "${BASE}/x", timeout: "${TIMEOUT}", bogus: 1 }
+    assert:
+      - use: json_schema
+        with: { shema: { type: object } }
+  - id: typo
+    action: htp_request
+    config: { url: x }
+"#,
+    )
+    .unwrap();
+    let output = validate(&[&file]);
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("config of `http_request` at `/bogus`"), "{stderr}");
+    assert!(stderr.contains("configs.yaml:5:63"), "points at the unknown key's value: {stderr}");
+    assert!(!stderr.contains("/timeout"), "a templated value is only known at run time: {stderr}");
+    assert!(stderr.contains("config of `json_schema`: \"schema\" is a required property"), "{stderr}");
+    assert!(stderr.contains("plugin `htp_request` is not installed"), "{stderr}");
+    assert!(stderr.contains("did you mean `http_request`?"), "{stderr}");
+}

@@ -660,3 +660,65 @@ async fn host_header_names_the_url_host_not_the_address_connected_to() {
     assert_eq!(output["body"]["headers"]["host"], format!("localhost:{port}"));
     assert_eq!(output["url"], url);
 }
+
+/// A raw HTTP/1.1 server counting the connections it accepts; with `close_after_response` it
+/// hangs up after each response without saying so (as servers closing idle connections do).
+async fn counting_server(close_after_response: bool) -> (String, Arc<std::sync::atomic::AtomicUsize>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let address = listener.local_addr().expect("address");
+    let accepted = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = accepted.clone();
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            tokio::spawn(async move {
+                let mut buffer = Vec::new();
+                let mut chunk = [0u8; 4096];
+                loop {
+                    let Ok(n) = socket.read(&mut chunk).await else { return };
+                    if n == 0 {
+                        return;
+                    }
+                    buffer.extend_from_slice(&chunk[..n]);
+                    while let Some(end) = buffer.windows(4).position(|w| w == b"\r\n\r\n") {
+                        buffer.drain(..end + 4);
+                        let body = r#"{"ok":true}"#;
+                        let response = format!(
+                            "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
+                            body.len()
+                        );
+                        if socket.write_all(response.as_bytes()).await.is_err() || close_after_response {
+                            return;
+                        }
+                    }
+                }
+            });
+        }
+    });
+    (format!("http://{address}"), accepted)
+}
+
+#[tokio::test]
+async fn consecutive_requests_reuse_one_keep_alive_connection() {
+    let (base, accepted) = counting_server(false).await;
+    let setup = Setup::new().await;
+    for _ in 0..5 {
+        let output = setup.ok(json!({"url": format!("{base}/ping")})).await;
+        assert_eq!(output["body"], json!({"ok": true}));
+    }
+    assert_eq!(accepted.load(std::sync::atomic::Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn a_pooled_connection_the_server_closed_is_replaced_without_failing_the_request() {
+    let (base, accepted) = counting_server(true).await;
+    let setup = Setup::new().await;
+    for _ in 0..5 {
+        let output = setup.ok(json!({"url": format!("{base}/ping")})).await;
+        assert_eq!(output["status"], 200);
+        // Give the hang-up time to arrive, as an idle timeout would.
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(accepted.load(std::sync::atomic::Ordering::SeqCst), 5);
+}

@@ -60,7 +60,7 @@ fn walk(step: &Step, check: &mut dyn FnMut(&PluginRef)) {
     }
 }
 
-/// Every step config that its plugin's `describe` schema rejects, as diagnostics pointing at the
+/// Every step config (and `use:` assertion `with`) that its plugin's `describe` schema rejects, as diagnostics pointing at the
 /// offending value. The schema is checked by the built-in `json_schema` plugin. Values written as
 /// templates (`${…}`) are only known at run time, so violations at (or under) a templated string
 /// are not reported; a missing required key or an unknown key still is.
@@ -165,7 +165,14 @@ fn accepted_keys(schema: &Value) -> Option<String> {
     (!keys.is_empty()).then(|| keys.join(", "))
 }
 
+/// Every plugin config of `step` and the steps inside it: actions' `config` and `use:` assertions'
+/// `with`.
 fn collect_actions<'f>(step: &'f Step, out: &mut Vec<(&'f PluginRef, &'f SpannedValue)>) {
+    for assertion in &step.assert {
+        if let Assertion::Plugin { plugin, with, .. } = assertion {
+            out.push((plugin, with));
+        }
+    }
     match &step.kind {
         StepKind::Action { plugin, config } => out.push((plugin, config)),
         StepKind::ForEach { steps, .. } => steps.iter().for_each(|s| collect_actions(s, out)),
