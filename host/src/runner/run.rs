@@ -115,6 +115,14 @@ impl Stop {
     }
 }
 
+/// What a list needs to know of a step it ran (the result itself is stored with the run's).
+#[derive(Debug, Clone)]
+pub(crate) struct Finished {
+    pub path: String,
+    pub status: StepStatus,
+    pub fails_run: bool,
+}
+
 /// What a list of steps came to.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct ListOutcome {
@@ -125,12 +133,14 @@ pub(crate) struct ListOutcome {
 }
 
 impl<'r> Run<'r> {
-    /// Records a finished step: the result is masked, stored, and sent to the sink.
-    pub fn finish(&self, mut result: StepResult) -> StepResult {
+    /// Records a finished step: the result is masked, sent to the sink and stored; what the list
+    /// running it needs to know is returned.
+    pub fn finish(&self, mut result: StepResult) -> Finished {
         self.mask_result(&mut result);
         self.sink.event(RunEvent::StepFinished { run_id: &self.run_id, result: &result });
-        self.results.lock().unwrap_or_else(|p| p.into_inner()).push(result.clone());
-        result
+        let finished = Finished { fails_run: result.fails_run(), status: result.status, path: result.path.clone() };
+        self.results.lock().unwrap_or_else(|p| p.into_inner()).push(result);
+        finished
     }
 
     /// Tells the sink a step started.
@@ -223,7 +233,7 @@ impl<'r> Run<'r> {
                     continue;
                 }
                 let result = self.run_step(place, step).await;
-                if result.fails_run() {
+                if result.fails_run {
                     outcome.failed.push(result.path.clone());
                     if stop_on_failure && place.flow.fail_fast {
                         outcome.stopped = Some(Stop::Failed(result.path.clone()));
@@ -246,7 +256,7 @@ impl<'r> Run<'r> {
 
     /// Runs one step of any kind: `disabled` and `when` first, then the action or control step;
     /// records its output for later steps and its result.
-    pub async fn run_step(&self, place: &Place, step: &Step) -> StepResult {
+    pub async fn run_step(&self, place: &Place, step: &Step) -> Finished {
         let mut result = new_result(place, step);
         let started = Instant::now();
         self.started(&result.path, &step.id, place.phase);
