@@ -319,6 +319,7 @@ async fn run_flow(
         label: Some(loaded.origin.clone()),
         stack,
         fail_fast: sub.fail_fast,
+        referenced: super::references::words(&sub),
     };
     let frame = Frame::root(vars);
     let mut inner = Place {

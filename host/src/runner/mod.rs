@@ -19,6 +19,7 @@ mod events;
 mod expression;
 mod judge;
 mod loader;
+mod references;
 mod registry;
 mod result;
 mod run;

@@ -50,6 +50,8 @@ pub(crate) struct FlowContext {
     pub stack: Vec<String>,
     /// Whether lists stop at their first failed step.
     pub fail_fast: bool,
+    /// Words of the flow that may name a step: only those steps' outputs are kept for later.
+    pub referenced: std::collections::HashSet<String>,
 }
 
 /// A point in time a list of steps must finish by.
@@ -288,6 +290,10 @@ impl<'r> Run<'r> {
             if !result.captures.is_empty() {
                 data.captures = result.captures.clone();
             }
+            if !place.flow.referenced.contains(&step.id) {
+                // Nothing in the flow can name this step: keep its captures, drop its output.
+                data.output = Arc::new(Value::Null);
+            }
             place.frame.record_step(&step.id, data);
         }
         result.duration_ms = started.elapsed().as_secs_f64() * 1000.0;
@@ -481,6 +487,7 @@ pub(crate) async fn execute(runner: &RunnerInner, flow: &Flow, request: RunReque
                 label: None,
                 stack: request.origin.iter().cloned().collect(),
                 fail_fast: flow.fail_fast,
+                referenced: super::references::words(flow),
             };
             let frame = Frame::root(vars);
             let mut place = Place {
