@@ -718,3 +718,43 @@ async fn builtins_carry_their_digest_name_and_aliases_as_they_describe_them() {
         assert_eq!(plugin.descriptor.aliases, builtin.aliases, "{}: Cargo.toml metadata aliases", builtin.source);
     }
 }
+
+#[tokio::test]
+async fn testmesh_assert_and_condition_actions_run_unchanged() {
+    let result = run_text(
+        r#"
+flow:
+  name: testmesh spellings
+  steps:
+    - id: check
+      action: assert
+      config:
+        data: { a: 1, name: "alice" }
+        assertions: ["a == 1", 'name startsWith "al"']
+    - id: branch
+      action: condition
+      config:
+        condition: check.a == 1
+        then:
+          - { id: yes, action: log, config: { message: "yes" } }
+        else:
+          - { id: no, action: log, config: { message: "no" } }
+    - id: wrong
+      action: assert
+      config:
+        data: 5
+        assertions: ["value == 6"]
+      on_error: continue
+"#,
+        RunRequest::default(),
+    )
+    .await;
+    assert_eq!(result.status, RunStatus::Passed, "{result:#?}");
+    let check = step(&result, "check");
+    assert_eq!(check.assertions.len(), 2);
+    assert!(check.assertions.iter().all(|a| a.passed));
+    assert_eq!(step(&result, "branch/yes").status, StepStatus::Passed);
+    let wrong = step(&result, "wrong");
+    assert_eq!(wrong.status, StepStatus::Failed);
+    assert!(wrong.assertions[0].message.contains('5'), "{}", wrong.assertions[0].message);
+}

@@ -356,13 +356,15 @@ impl Parser<'_> {
         let on_error = value_of(map, "on_error").map(|e| self.on_error(e)).unwrap_or_default();
         let disabled = value_of(map, "disabled").and_then(|e| self.boolean(e)).unwrap_or(false);
 
-        let kind = match kind_name? {
+        let mut kind = match kind_name? {
             "action" => self.action_step(map, &id, ids),
             "for_each" => self.for_each_step(map, &id, ids),
             "parallel" => self.parallel_step(map, &id, ids),
             "if" => self.if_step(map, &id, ids),
             _ => self.run_flow_step(map),
         }?;
+        let mut assert = assert;
+        testmesh_assert_step(&mut kind, &mut assert);
         Some(Step { id, name, description, kind, assert, output, when, retry, timeout, on_error, disabled, span })
     }
 
@@ -1310,6 +1312,25 @@ pub fn parse_duration(text: &str) -> Option<Duration> {
         rest = after;
     }
     Some(total)
+}
+
+/// TestMesh's `action: assert` step (`config: {data, assertions: [...]}`): its `assertions` become
+/// the step's own expression assertions (after any written under `assert`), judged against the
+/// output of the built-in `assert` action, which is `data`.
+fn testmesh_assert_step(kind: &mut StepKind, assert: &mut Vec<Assertion>) {
+    let StepKind::Action { plugin, config } = kind else { return };
+    if plugin.name != "assert" || plugin.operation.is_some() {
+        return;
+    }
+    let Some(Value::Array(items)) = config.value.as_object_mut().and_then(|map| map.remove("assertions")) else {
+        return;
+    };
+    for (i, item) in items.into_iter().enumerate() {
+        if let Value::String(text) = item {
+            let span = config.span_at(&format!("/assertions/{i}"));
+            assert.push(Assertion::Expr { expr: Expr { text, span }, message: None });
+        }
+    }
 }
 
 #[cfg(test)]
