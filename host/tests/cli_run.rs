@@ -237,3 +237,15 @@ steps:
         serde_json::from_str(&std::fs::read_to_string(ws.path("granted.json")).expect("report")).expect("json");
     assert_eq!(report["runs"][0]["steps"][0]["output"]["vars"]["PROBE_SECRET"], "visible", "{report:#}");
 }
+
+#[test]
+fn tags_select_the_flows_to_run() {
+    let ws = Workspace::new();
+    ws.write("smoke.yaml", &PASSING.replace("name: passing", "name: smoke\ntags: [smoke]"));
+    ws.write("slow.yaml", &FAILING.replace("name: failing", "name: slow\ntags: [slow]"));
+    let output = ws.run(&[".", "--tag", "smoke", "--var", "who=alice"]);
+    let err = stderr(&output);
+    assert_eq!(output.status.code(), Some(0), "{err}");
+    assert!(err.contains("Executed flows:  1"), "{err}");
+    assert!(err.contains("✓ smoke"), "{err}");
+}
