@@ -75,3 +75,26 @@ steps:
     assert!(stderr.contains("plugin `htp_request` is not installed"), "{stderr}");
     assert!(stderr.contains("did you mean `http_request`?"), "{stderr}");
 }
+
+#[test]
+fn a_run_flow_that_cannot_be_found_is_reported_at_its_step() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("lib")).unwrap();
+    std::fs::write(
+        dir.path().join("lib/login.yaml"),
+        "name: login\nsteps:\n  - { id: a, action: log, config: { message: hi } }\n",
+    )
+    .unwrap();
+    let file = dir.path().join("main.yaml");
+    std::fs::write(
+        &file,
+        "name: main\nsteps:\n  - id: ok\n    run_flow: lib/login\n  - id: missing\n    run_flow: lib/logout\n",
+    )
+    .unwrap();
+    let output = validate(&[&file]);
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("main.yaml:5:5"), "{stderr}");
+    assert!(stderr.contains("run_flow: flow `lib/logout` not found"), "{stderr}");
+    assert!(!stderr.contains("lib/login`"), "{stderr}");
+}

@@ -122,6 +122,13 @@ pub(crate) async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     for loaded in &flows {
         let mut diagnostics = crate::runner::check_plugins(&loaded.flow, &registry, &loaded.text, &loaded.file);
         diagnostics.extend(crate::runner::check_configs(&loaded.flow, &registry, &loaded.text, &loaded.file).await);
+        diagnostics.extend(crate::runner::check_sub_flows(
+            &loaded.flow,
+            &FileLoader,
+            Some(&loaded.file),
+            &loaded.text,
+            &loaded.file,
+        ));
         if !diagnostics.is_empty() {
             diagnostics.sort_by_key(|d| (d.line, d.column));
             invalid += 1;

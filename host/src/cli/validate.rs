@@ -6,7 +6,7 @@
 //! plugin's schema.
 
 use crate::flow::{Diagnostics, check_flow};
-use crate::runner::{Registry, check_configs, check_plugins};
+use crate::runner::{FileLoader, Registry, check_configs, check_plugins, check_sub_flows};
 use crate::sandbox::Grants;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -26,6 +26,7 @@ pub(crate) async fn run(paths: &[PathBuf], plugins: &[PathBuf]) -> anyhow::Resul
         if let Some(checked) = &flow {
             let mut found = check_plugins(checked, &registry, &text, &name);
             found.extend(check_configs(checked, &registry, &text, &name).await);
+            found.extend(check_sub_flows(checked, &FileLoader, Some(&name), &text, &name));
             if !found.is_empty() {
                 flow = None;
                 found.extend(diagnostics.0);

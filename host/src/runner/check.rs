@@ -213,3 +213,52 @@ fn templated_pointers(value: &Value) -> Vec<String> {
     walk(value, &mut String::new(), &mut out);
     out
 }
+
+/// Every `run_flow` whose flow cannot be found or is invalid, as diagnostics pointing at the step.
+/// `origin` is the flow's own origin (its file), from which references are resolved.
+pub fn check_sub_flows(
+    flow: &Flow,
+    loader: &dyn super::FlowLoader,
+    origin: Option<&str>,
+    text: &str,
+    file: &str,
+) -> Vec<Diagnostic> {
+    fn walk<'f>(step: &'f Step, out: &mut Vec<&'f Step>) {
+        match &step.kind {
+            StepKind::RunFlow { .. } => out.push(step),
+            StepKind::ForEach { steps, .. } => steps.iter().for_each(|s| walk(s, out)),
+            StepKind::Parallel { branches, .. } => branches.iter().flatten().for_each(|s| walk(s, out)),
+            StepKind::If { then_steps, else_steps, .. } => {
+                then_steps.iter().chain(else_steps).for_each(|s| walk(s, out))
+            }
+            StepKind::Action { .. } => {}
+        }
+    }
+    let mut steps = Vec::new();
+    for step in flow.setup.iter().chain(&flow.steps).chain(&flow.teardown) {
+        walk(step, &mut steps);
+    }
+    let mut diagnostics = Vec::new();
+    for step in steps {
+        let StepKind::RunFlow { flow: reference, .. } = &step.kind else { continue };
+        if reference.contains("${") || reference.contains("{{") {
+            continue;
+        }
+        if let Err(error) = loader.load_flow(reference, origin) {
+            let (message, detail) = match error.split_once('\n') {
+                Some((first, rest)) => (first.to_string(), Some(rest.to_string())),
+                None => (error, None),
+            };
+            diagnostics.push(Diagnostic {
+                severity: Severity::Error,
+                file: file.to_string(),
+                line: step.span.line,
+                column: step.span.column,
+                message: format!("run_flow: {message}"),
+                help: detail,
+                source_line: text.lines().nth(step.span.line.saturating_sub(1) as usize).map(str::to_string),
+            });
+        }
+    }
+    diagnostics
+}

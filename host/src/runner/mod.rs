@@ -25,7 +25,7 @@ mod result;
 mod run;
 mod scope;
 
-pub use check::{check_configs, check_plugins};
+pub use check::{check_configs, check_plugins, check_sub_flows};
 pub use events::{EventSink, NoEvents, RunEvent};
 pub use loader::{FileLoader, FlowLoader, LoadedFlow, NoLoader, parse_env_file};
 pub use registry::{Registry, RegistryError, Resolved};
