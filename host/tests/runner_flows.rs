@@ -758,3 +758,30 @@ flow:
     assert_eq!(wrong.status, StepStatus::Failed);
     assert!(wrong.assertions[0].message.contains('5'), "{}", wrong.assertions[0].message);
 }
+
+#[tokio::test]
+async fn a_sub_flows_outputs_can_be_asserted_and_captured_on_its_step() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::write(
+        dir.path().join("token.yaml"),
+        "name: token\nsteps:\n  - { id: t, action: log, config: { message: abc }, output: { token: $.message } }\n",
+    )
+    .expect("write");
+    let main = dir.path().join("main.yaml");
+    let text = r#"
+name: main
+steps:
+  - id: login
+    run_flow: token
+    assert: [ token == "abc", size(token) == 4 ]
+    output: { saved: $.token }
+"#;
+    std::fs::write(&main, text).expect("write");
+    let flow = parse_flow(text, "main.yaml").expect("flow");
+    let request = RunRequest { origin: Some(main.display().to_string()), ..RunRequest::default() };
+    let result = runner().run(&flow, request, &NoEvents).await;
+    let login = step(&result, "login");
+    assert_eq!(login.status, StepStatus::Failed, "{login:#?}");
+    assert!(login.assertions[0].passed && !login.assertions[1].passed);
+    assert_eq!(login.captures["saved"], json!("abc"));
+}

@@ -42,6 +42,13 @@ fn check_step(step: &Step, source: &Source, diagnostics: &mut Vec<Diagnostic>) {
     for (what, expr) in expressions {
         check_expression(what, expr, &step.id, source, diagnostics);
     }
+    if let Some(retry) = &step.retry
+        && !matches!(step.kind, StepKind::Action { .. })
+    {
+        let message = format!("`retry` has no effect on a control step (`{}`)", step.id);
+        let help = Some("retry the steps inside it, or move the retried work into a sub-flow's step".to_string());
+        diagnostics.push(source.diagnostic(Severity::Warning, retry.span, message, help));
+    }
     match &step.kind {
         StepKind::Action { config, .. } => check_templates(config, &step.id, "config", source, diagnostics),
         StepKind::RunFlow { with, .. } => check_templates(with, &step.id, "with", source, diagnostics),

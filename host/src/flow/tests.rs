@@ -661,3 +661,12 @@ fn wrapper_with_keys_beside_it() {
     let found = errors("name: outside\nflow:\n  name: inside\n  steps:\n    - action: log\n");
     assert_eq!(found, [(1, 1, "unknown key `name` in the file".to_string())]);
 }
+
+#[test]
+fn retry_on_a_control_step_is_a_warning() {
+    let text = "name: x\nsteps:\n  - id: loop\n    for_each: [1]\n    retry: { max_attempts: 3 }\n    steps:\n      - { id: a, action: log, config: { message: hi } }\n";
+    let (flow, diagnostics) = check_flow(text, "x.yaml");
+    assert!(flow.is_some(), "{diagnostics}");
+    let warnings: Vec<_> = diagnostics.warnings().map(|d| (d.line, d.message.as_str())).collect();
+    assert_eq!(warnings, [(5, "`retry` has no effect on a control step (`loop`)")]);
+}

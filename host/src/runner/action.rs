@@ -193,6 +193,31 @@ async fn judge_output(
     }
 }
 
+/// The assertions and captures of a control step (a `run_flow`'s output is the sub-flow's
+/// captures; a loop's is its counts), judged once its nested steps passed.
+pub(crate) async fn judge_control_output(
+    run: &Run<'_>,
+    place: &Place,
+    step: &Step,
+    output: &Value,
+    result: &mut StepResult,
+) {
+    if result.status != StepStatus::Passed || (step.assert.is_empty() && step.output.is_empty()) {
+        return;
+    }
+    if !step.assert.is_empty() {
+        let path = result.path.clone();
+        let judged = Judged { step_path: &path, attempt: 1 };
+        result.assertions = judge::assertions(run, place, &judged, &step.assert, output).await;
+        let failed = result.assertions.iter().filter(|a| !a.passed).count();
+        if failed > 0 {
+            result.status = StepStatus::Failed;
+            result.error = Some(format!("{failed} of {} assertions failed", result.assertions.len()));
+        }
+    }
+    capture_outputs(step, output, result);
+}
+
 /// Evaluates the step's captures into `result.captures`. A capture that matches nothing fails a
 /// passed step (later steps would use a value that is not there); on a failed step captures are
 /// best effort.

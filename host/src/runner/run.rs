@@ -272,7 +272,13 @@ impl<'r> Run<'r> {
                     StepKind::Action { plugin, config } => {
                         action::run(self, place, step, plugin, config, &mut result).await
                     }
-                    _ => control::run(self, place, step, &mut result).await,
+                    _ => {
+                        let data = control::run(self, place, step, &mut result).await;
+                        if let Some(data) = &data {
+                            action::judge_control_output(self, place, step, &data.output, &mut result).await;
+                        }
+                        data
+                    }
                 },
                 Ok(Some(reason)) => {
                     result.status = StepStatus::Skipped;
