@@ -127,6 +127,7 @@ pub(crate) mod fixtures {
             error: None,
             continue_on_error: false,
             span: Span::new(1, 3),
+            error_span: None,
             flow: None,
         }
     }

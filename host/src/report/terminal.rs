@@ -175,11 +175,16 @@ fn step_blocks(run: &RunResult, step: &StepResult) -> Vec<Block> {
         StepStatus::Error => ("action error", "the action failed"),
         _ => ("step failed", "the step failed"),
     };
+    // An error with a place of its own (a `${…}` in the config, a capture) points there.
+    let (span, underline) = match step.error_span {
+        Some(span) => (span, String::new()),
+        None => (step.span, format!("id: {}", step.id)),
+    };
     vec![Block {
         kind: format!("{kind}{tolerated}"),
         file,
-        span: step.span,
-        underline: format!("id: {}", step.id),
+        span,
+        underline,
         shown: None,
         message: step.error.clone().unwrap_or_else(|| fallback.to_owned()),
         note: Some(note),

@@ -75,9 +75,10 @@ pub(crate) async fn run(
                     .iter()
                     .map(|e| {
                         let at = config.span_at(&e.pointer);
-                        format!("config{} (line {}, column {}): {e}", e.pointer, at.line, at.column)
+                        format!("`{}` (line {}, column {}): {e}", config_path(&e.pointer), at.line, at.column)
                     })
                     .collect();
+                result.error_span = errors.first().map(|e| config.span_at(&e.pointer));
                 result.status = StepStatus::Error;
                 result.error = Some(lines.join("\n"));
                 break;
@@ -218,21 +219,43 @@ pub(crate) async fn judge_control_output(
     capture_outputs(step, output, result);
 }
 
+/// A config JSON pointer as people read it: `/json/items/0` → `config.json.items[0]`.
+fn config_path(pointer: &str) -> String {
+    let mut path = String::from("config");
+    for segment in pointer.split('/').skip(1) {
+        let segment = segment.replace("~1", "/").replace("~0", "~");
+        if segment.parse::<usize>().is_ok() {
+            path.push_str(&format!("[{segment}]"));
+        } else {
+            path.push('.');
+            path.push_str(&segment);
+        }
+    }
+    path
+}
+
 /// Evaluates the step's captures into `result.captures`. A capture that matches nothing fails a
 /// passed step (later steps would use a value that is not there); on a failed step captures are
 /// best effort.
 fn capture_outputs(step: &Step, output: &Value, result: &mut StepResult) {
     let mut captures = Map::new();
     let mut errors = Vec::new();
+    let mut first_span = None;
     for spec in &step.output {
         match capture::capture(spec, output) {
             Ok(value) => {
                 captures.insert(spec.name.clone(), value);
             }
-            Err(error) => errors.push(format!("{error} (line {})", spec.span.line)),
+            Err(error) => {
+                if errors.is_empty() {
+                    first_span = Some(spec.span);
+                }
+                errors.push(format!("{error} (line {})", spec.span.line));
+            }
         }
     }
     if !errors.is_empty() && result.status == StepStatus::Passed {
+        result.error_span = first_span;
         result.status = StepStatus::Error;
         result.error = Some(errors.join("\n"));
     }

@@ -175,6 +175,10 @@ pub struct StepResult {
     pub continue_on_error: bool,
     /// Where the step is written.
     pub span: Span,
+    /// Where the step's error is, when it has a place of its own: the config value whose `${…}`
+    /// did not resolve, the capture that matched nothing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error_span: Option<Span>,
     /// Which flow file the step is written in, when it is not the run's own flow (a sub-flow's).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub flow: Option<String>,

@@ -337,6 +337,7 @@ pub(crate) fn new_result(place: &Place, step: &Step) -> StepResult {
         error: None,
         continue_on_error: step.on_error == crate::flow::OnError::Continue,
         span: step.span,
+        error_span: None,
         flow: place.flow.label.clone(),
     }
 }
