@@ -307,10 +307,10 @@ fn timeout_message(own: Duration, outer: Option<super::run::Deadline>, attempt: 
 
 /// The output as results keep it: whole when small, else a note and a preview.
 pub(crate) fn capped(output: &Value, cap: usize) -> Value {
-    let text = output.to_string();
-    if text.len() <= cap {
+    if json_size(output) <= cap {
         return output.clone();
     }
+    let text = output.to_string();
     let mut end = cap.min(text.len()).min(4096);
     while !text.is_char_boundary(end) {
         end -= 1;
@@ -321,6 +321,26 @@ pub(crate) fn capped(output: &Value, cap: usize) -> Value {
         "note": format!("the output of {} bytes is over the result cap of {cap} bytes", text.len()),
         "preview": &text[..end],
     })
+}
+
+/// The length of `value` as compact JSON, counted without building the text (every step's output
+/// is measured; few are over the cap).
+fn json_size(value: &Value) -> usize {
+    struct Count(usize);
+    impl std::io::Write for Count {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0 += bytes.len();
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut count = Count(0);
+    match serde_json::to_writer(&mut count, value) {
+        Ok(()) => count.0,
+        Err(_) => usize::MAX,
+    }
 }
 
 #[cfg(test)]
@@ -366,5 +386,6 @@ mod tests {
         assert_eq!(capped["bytes"], big.to_string().len());
         assert_eq!(capped["preview"].as_str().map(str::len), Some(1000));
         assert_eq!(super::capped(&serde_json::json!({"a": 1}), 1000), serde_json::json!({"a": 1}));
+        assert_eq!(json_size(&big), big.to_string().len());
     }
 }
