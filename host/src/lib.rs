@@ -7,6 +7,7 @@
 pub mod builtins;
 pub mod cli;
 pub mod flow;
+pub mod queue;
 pub mod report;
 pub mod runner;
 pub mod sandbox;
