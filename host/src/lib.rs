@@ -11,3 +11,4 @@ pub mod queue;
 pub mod report;
 pub mod runner;
 pub mod sandbox;
+pub mod scheduler;

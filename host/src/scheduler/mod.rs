@@ -1,0 +1,13 @@
+//! Schedules: when a cron schedule fires. This part is pure time arithmetic — parsing a cron
+//! expression in an IANA time zone and listing the fire times due since the last tick under the
+//! schedule's catch-up policy; claiming each fire exactly once through the database comes with the
+//! server (`schedule_fires` has a unique key on `(schedule_id, fire_time)`).
+//!
+//! Semantics (`../shared/research/queue.md` §2.3, tested below): five-field POSIX expressions (as CI
+//! systems write them; `@daily` and friends, `L`, `W`, `#` too), no seconds field; times are
+//! computed in the schedule's zone and stored in UTC; in the spring-forward gap a `02:30` daily
+//! schedule fires at `03:00`; in the fall-back overlap a `01:30` daily schedule fires once.
+
+mod cron;
+
+pub use cron::{CatchUp, CronSpec, Due, ScheduleError};
