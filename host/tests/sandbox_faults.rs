@@ -234,3 +234,41 @@ async fn stack_limit_follows_the_sandbox_configuration() {
         .unwrap_err();
     assert!(error.to_string().contains("wasm stack limit 256 KiB"), "{error}");
 }
+
+#[tokio::test]
+async fn calls_wait_for_an_instance_slot_and_fail_clearly_when_none_frees_up() {
+    let config = SandboxConfig { max_instances: 2, pooling: false, cache_dir: None, ..SandboxConfig::default() };
+    let sandbox = testmesh::sandbox::Sandbox::new(config).expect("sandbox");
+    let plugin = common::load(&sandbox, "probe").await;
+    let grants = common::grants(&[]);
+    let quick = CallOptions {
+        limits: Limits { deadline: Duration::from_millis(300), ..Default::default() },
+        ..CallOptions::default()
+    };
+    // Two sessions each keep an idle instance: both slots are taken.
+    let first = sandbox.session();
+    let second = sandbox.session();
+    for session in [&first, &second] {
+        assert!(common::run(session, &plugin, &grants, json!({"mode": "noop"}), &quick).await.result.is_ok());
+    }
+    let third = sandbox.session();
+    let report = common::run(&third, &plugin, &grants, json!({"mode": "noop"}), &quick).await;
+    match report.result {
+        Err(CallError::Instantiate(message)) => {
+            assert!(message.contains("all 2 plugin instances were busy"), "{message}")
+        }
+        other => panic!("expected a busy sandbox, got {other:?}"),
+    }
+    // A finished run gives its instances back; the waiting call gets one.
+    let waiting = tokio::spawn({
+        let (third, plugin, grants) = (third, plugin.clone(), grants.clone());
+        let patient = CallOptions {
+            limits: Limits { deadline: Duration::from_secs(10), ..Default::default() },
+            ..CallOptions::default()
+        };
+        async move { common::run(&third, &plugin, &grants, json!({"mode": "noop"}), &patient).await.result }
+    });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    drop(first);
+    assert!(waiting.await.expect("join").is_ok());
+}

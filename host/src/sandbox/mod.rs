@@ -45,7 +45,8 @@ use wasmtime::component::Component;
 pub struct SandboxConfig {
     /// Directory for precompiled components; `None` keeps them in memory only.
     pub cache_dir: Option<PathBuf>,
-    /// Most instances alive at once (sizes the pooling allocator).
+    /// Most instances alive at once, idle ones included (sizes the pooling allocator); a call that
+    /// needs a new instance when all are taken waits for one until its deadline.
     pub max_instances: u32,
     /// Largest memory any call may be given; per-call limits are clamped to it.
     pub max_memory_bytes: u64,
@@ -169,6 +170,8 @@ pub struct Sandbox {
 }
 
 struct Inner {
+    /// One permit per instance that may be alive at once (`max_instances`).
+    slots: Arc<tokio::sync::Semaphore>,
     engine: wasmtime::Engine,
     linker: wasmtime::component::Linker<HostState>,
     config: SandboxConfig,
@@ -196,7 +199,15 @@ impl Sandbox {
             None => None,
         };
         Ok(Sandbox {
-            inner: Arc::new(Inner { engine, linker, config, disk, loaded: Mutex::default(), shared: Arc::default() }),
+            inner: Arc::new(Inner {
+                slots: Arc::new(tokio::sync::Semaphore::new(config.max_instances as usize)),
+                engine,
+                linker,
+                config,
+                disk,
+                loaded: Mutex::default(),
+                shared: Arc::default(),
+            }),
         })
     }
 

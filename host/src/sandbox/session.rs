@@ -106,7 +106,13 @@ pub struct Session {
 struct Warm {
     store: Store<HostState>,
     instance: Instance,
+    /// This instance's place among the sandbox's `max_instances`; freed when it is dropped.
+    _slot: tokio::sync::OwnedSemaphorePermit,
 }
+
+/// Idle instances a session keeps per plugin: enough for a run's concurrent steps to reuse them,
+/// few enough that idle runs do not hold the sandbox's instance slots.
+const MAX_IDLE_PER_PLUGIN: usize = 8;
 
 enum Instance {
     Action(Action),
@@ -292,7 +298,11 @@ impl Session {
         let logs = warm.store.data().scope.log.take();
         let keep = !options.fresh_instance && !result.as_ref().is_err_and(CallError::poisons_instance);
         if keep {
-            self.idle.lock().unwrap_or_else(|p| p.into_inner()).entry(plugin.digest.clone()).or_default().push(warm);
+            let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
+            let instances = idle.entry(plugin.digest.clone()).or_default();
+            if instances.len() < MAX_IDLE_PER_PLUGIN {
+                instances.push(warm);
+            }
         }
         CallReport { result, logs, duration: started.elapsed(), reused_instance }
     }
@@ -310,6 +320,19 @@ async fn instantiate(
     deadline: Instant,
 ) -> Result<Warm, CallError> {
     let mut state = HostState::new(label, grants, sandbox.inner.shared.clone(), memory);
+    // Admission: at most `max_instances` live at once across every session; a call waits for a
+    // slot until its deadline rather than failing as soon as the sandbox is busy.
+    let wait = deadline.saturating_duration_since(Instant::now());
+    let slot = match tokio::time::timeout(wait, sandbox.inner.slots.clone().acquire_owned()).await {
+        Ok(Ok(slot)) => slot,
+        Ok(Err(_)) => return Err(CallError::Instantiate("the sandbox is shutting down".into())),
+        Err(_) => {
+            return Err(CallError::Instantiate(format!(
+                "all {} plugin instances were busy until the deadline",
+                sandbox.inner.config.max_instances
+            )));
+        }
+    };
     state.begin_call(deadline, memory, log_bytes);
     let mut store = Store::new(&sandbox.inner.engine, state);
     store.limiter(|state| &mut state.limiter);
@@ -331,7 +354,7 @@ async fn instantiate(
         }
     };
     match instance {
-        Ok(Ok(instance)) => Ok(Warm { store, instance }),
+        Ok(Ok(instance)) => Ok(Warm { store, instance, _slot: slot }),
         Ok(Err(e)) => Err(CallError::Instantiate(format!("{e:#}"))),
         Err(_) => Err(CallError::Instantiate("instantiation did not finish before the deadline".into())),
     }
