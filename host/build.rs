@@ -24,7 +24,7 @@ struct PluginCrate {
 fn main() {
     let manifest_dir = PathBuf::from(env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
     let root = manifest_dir.parent().expect("host/ lives in the workspace root").to_path_buf();
-    for watched in ["plugins", "plugin-sdk", "wit", "Cargo.lock"] {
+    for watched in ["plugins", "plugin-sdk", "wit", "Cargo.lock", "migrations"] {
         println!("cargo:rerun-if-changed={}", root.join(watched).display());
     }
     println!("cargo:rerun-if-env-changed=TESTMESH_SKIP_PLUGIN_BUILD");

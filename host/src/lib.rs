@@ -12,3 +12,4 @@ pub mod report;
 pub mod runner;
 pub mod sandbox;
 pub mod scheduler;
+pub mod storage;
