@@ -49,6 +49,7 @@ both_backends!(
     case_api_keys,
     case_audit_newest_first,
     case_concurrent_updates_one_wins,
+    case_claims_are_fenced_by_attempt,
 );
 
 fn sqlite_url(dir: &tempfile::TempDir) -> String {
@@ -448,4 +449,27 @@ async fn unknown_url_schemes_are_refused() {
     let refused = open("mysql://root:password@localhost/db").await.map(|_| ());
     let Err(StoreError::Invalid(message)) = refused else { panic!("expected Invalid, got {refused:?}") };
     assert!(!message.contains("password"), "{message}");
+}
+
+async fn case_claims_are_fenced_by_attempt(store: &dyn Store) {
+    use std::time::Duration as StdDuration;
+    let run = store.create_run(NewRun { flow_name: "f".into(), vars: json!({}), ..Default::default() }).await;
+    let run = run.expect("create run");
+    let long = StdDuration::from_secs(60);
+    assert_eq!(store.claim_run(&run.id, "w1", long).await.expect("claim"), Some(1));
+    assert_eq!(store.claim_run(&run.id, "w2", long).await.expect("claim"), None, "w1 holds the lease");
+    assert!(store.renew_run_lease(&run.id, 1, StdDuration::ZERO).await.expect("renew"), "w1 lets it lapse");
+    tokio::time::sleep(StdDuration::from_millis(5)).await;
+    // w1 stopped renewing: w2 takes the run over with a new fencing token.
+    assert_eq!(store.claim_run(&run.id, "w2", long).await.expect("claim"), Some(2));
+    assert!(!store.renew_run_lease(&run.id, 1, long).await.expect("renew"), "a stale worker cannot renew");
+    let stale = store.finish_claimed_run(&run.id, 1, "passed", json!({"by": "w1"})).await.expect("finish");
+    assert!(!stale, "a stale worker's result is not written");
+    assert!(store.finish_claimed_run(&run.id, 2, "failed", json!({"by": "w2"})).await.expect("finish"));
+    let finished = store.get_run(&run.id).await.expect("get");
+    assert_eq!((finished.status.as_str(), finished.attempt), ("failed", 2));
+    assert_eq!(finished.result, Some(json!({"by": "w2"})));
+    assert!(finished.started_at.is_some() && finished.finished_at.is_some());
+    assert_eq!(store.claim_run(&run.id, "w3", long).await.expect("claim"), None, "finished runs stay finished");
+    assert!(matches!(store.claim_run("run_missing", "w3", long).await, Err(StoreError::NotFound)));
 }

@@ -120,6 +120,24 @@ pub trait Store: Send + Sync {
     /// Ends a run with a final `status` and its result JSON; [`StoreError::Conflict`] when it had
     /// already finished (e.g. it was cancelled meanwhile).
     fn finish_run<'a>(&'a self, id: &'a str, status: &'a str, result: Value) -> StoreResult<'a, RunRecord>;
+    /// Claims a run for `owner` (a worker) for `lease`: a `queued` run, or a `running` one whose
+    /// lease expired (its worker died). Returns the new attempt number — the fencing token every
+    /// later write of this execution carries — or `None` when the run is not claimable (another
+    /// worker holds it, or it finished).
+    fn claim_run<'a>(&'a self, id: &'a str, owner: &'a str, lease: std::time::Duration)
+    -> StoreResult<'a, Option<i64>>;
+    /// Extends the lease of execution `attempt` of a run; `false` when that execution lost the run
+    /// (it was reclaimed, or finished, or cancelled).
+    fn renew_run_lease<'a>(&'a self, id: &'a str, attempt: i64, lease: std::time::Duration) -> StoreResult<'a, bool>;
+    /// Ends execution `attempt` of a run with a final `status` and its result; `false` when that
+    /// execution no longer owns the run (a stale worker's write is a no-op).
+    fn finish_claimed_run<'a>(
+        &'a self,
+        id: &'a str,
+        attempt: i64,
+        status: &'a str,
+        result: Value,
+    ) -> StoreResult<'a, bool>;
     /// Stores one step result; writing the same (run, path, attempt) again replaces it in place
     /// (a worker may re-deliver after a crash).
     fn put_step_result<'a>(&'a self, run_id: &'a str, step: StepRow) -> StoreResult<'a, ()>;
@@ -278,6 +296,12 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     }
     let difference = a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y));
     std::hint::black_box(difference) == 0
+}
+
+/// When a lease of `lease` taken at `now` ends (far in the future for an absurd lease rather than an
+/// overflow).
+fn lease_end(now: DateTime<Utc>, lease: std::time::Duration) -> DateTime<Utc> {
+    chrono::Duration::from_std(lease).ok().and_then(|d| now.checked_add_signed(d)).unwrap_or(DateTime::<Utc>::MAX_UTC)
 }
 
 #[cfg(test)]

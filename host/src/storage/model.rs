@@ -121,6 +121,9 @@ pub struct RunRecord {
     pub error: Option<String>,
     /// The final run result (the runner's `RunResult` as JSON).
     pub result: Option<Value>,
+    /// How many times a worker has claimed the run: the fencing token of the current execution.
+    #[serde(default)]
+    pub attempt: i64,
 }
 
 /// What a caller gives to create a run; it starts `queued`.

@@ -7,7 +7,7 @@
 macro_rules! sql_store {
     ($store:ident, $row:ty, $backend:literal) => {
         use $crate::storage::{
-            constant_time_eq, contains_pattern, decode_cursor, generate_key, into_page, key_digest, new_id, now,
+            constant_time_eq, contains_pattern, decode_cursor, generate_key, into_page, key_digest, lease_end, new_id, now,
             page_limit, parse_key_id, unique_tags, ApiKeyRecord, AuditEntry, AuditRecord, EnvironmentRecord,
             FlowFilter, FlowRecord, FlowVersion, NewFlow, NewKey, NewRun, Page, Role, RunFilter, RunRecord, StepRow,
             Store, StoreError, StoreResult, FINAL_RUN_STATUSES,
@@ -20,7 +20,7 @@ macro_rules! sql_store {
         const FLOW_COLUMNS_WHERE_ID: &str = "SELECT id, name, description, tags, suite, version, source, created_at, \
              updated_at FROM flows WHERE id = $1 AND deleted_at IS NULL";
         const RUN_BY_ID: &str = "SELECT id, flow_id, flow_version, flow_name, status, vars, environment, created_at, \
-             started_at, finished_at, error, result FROM runs WHERE id = $1";
+             started_at, finished_at, error, result, attempt FROM runs WHERE id = $1";
 
         fn flow_from_row(row: &$row) -> Result<FlowRecord, StoreError> {
             Ok(FlowRecord {
@@ -59,6 +59,7 @@ macro_rules! sql_store {
                 finished_at: get_opt_ts(row, "finished_at")?,
                 error: row.try_get("error")?,
                 result: row.try_get::<Option<Json<Value>>, _>("result")?.map(|json| json.0),
+                attempt: row.try_get("attempt")?,
             })
         }
 
@@ -393,6 +394,7 @@ macro_rules! sql_store {
                         finished_at: None,
                         error: None,
                         result: None,
+                        attempt: 0,
                     })
                 })
             }
@@ -412,7 +414,7 @@ macro_rules! sql_store {
                     let (after_at, after_id) = cursor.map_or((None, None), |(at, id)| (Some(at), Some(id)));
                     let rows = sqlx::query(
                         "SELECT id, flow_id, flow_version, flow_name, status, vars, environment, created_at, \
-                         started_at, finished_at, error, result FROM runs \
+                         started_at, finished_at, error, result, attempt FROM runs \
                          WHERE ($1 IS NULL OR flow_id = $1) AND ($2 IS NULL OR status = $2) \
                          AND ($3 IS NULL OR created_at >= $3) \
                          AND ($4 IS NULL OR created_at < $4 OR (created_at = $4 AND id < $5)) \
@@ -478,6 +480,83 @@ macro_rules! sql_store {
                         return Err(self.run_not_updated(id).await);
                     }
                     self.get_run(id).await
+                })
+            }
+
+            fn claim_run<'a>(
+                &'a self,
+                id: &'a str,
+                owner: &'a str,
+                lease: std::time::Duration,
+            ) -> StoreResult<'a, Option<i64>> {
+                Box::pin(async move {
+                    let now = now();
+                    let expires = lease_end(now, lease);
+                    let row = sqlx::query(
+                        "UPDATE runs SET status = 'running', attempt = attempt + 1, lease_owner = $2, \
+                         lease_expires_at = $3, started_at = COALESCE(started_at, $4) \
+                         WHERE id = $1 AND finished_at IS NULL \
+                         AND (status = 'queued' OR (status = 'running' AND lease_expires_at < $4)) \
+                         RETURNING attempt",
+                    )
+                    .bind(id)
+                    .bind(owner)
+                    .bind(ts(expires))
+                    .bind(ts(now))
+                    .fetch_optional(&self.pool)
+                    .await?;
+                    match row {
+                        Some(row) => Ok(Some(row.try_get("attempt")?)),
+                        None if self.run_exists(id).await? => Ok(None),
+                        None => Err(StoreError::NotFound),
+                    }
+                })
+            }
+
+            fn renew_run_lease<'a>(
+                &'a self,
+                id: &'a str,
+                attempt: i64,
+                lease: std::time::Duration,
+            ) -> StoreResult<'a, bool> {
+                Box::pin(async move {
+                    let expires = lease_end(now(), lease);
+                    let done = sqlx::query(
+                        "UPDATE runs SET lease_expires_at = $3 \
+                         WHERE id = $1 AND attempt = $2 AND finished_at IS NULL",
+                    )
+                    .bind(id)
+                    .bind(attempt)
+                    .bind(ts(expires))
+                    .execute(&self.pool)
+                    .await?;
+                    Ok(done.rows_affected() == 1)
+                })
+            }
+
+            fn finish_claimed_run<'a>(
+                &'a self,
+                id: &'a str,
+                attempt: i64,
+                status: &'a str,
+                result: Value,
+            ) -> StoreResult<'a, bool> {
+                Box::pin(async move {
+                    if !FINAL_RUN_STATUSES.contains(&status) {
+                        return Err(StoreError::Invalid(format!("`{status}` is not a final run status")));
+                    }
+                    let done = sqlx::query(
+                        "UPDATE runs SET status = $3, result = $4, finished_at = $5, lease_owner = NULL, \
+                         lease_expires_at = NULL WHERE id = $1 AND attempt = $2 AND finished_at IS NULL",
+                    )
+                    .bind(id)
+                    .bind(attempt)
+                    .bind(status)
+                    .bind(Json(&result))
+                    .bind(ts(now()))
+                    .execute(&self.pool)
+                    .await?;
+                    Ok(done.rows_affected() == 1)
                 })
             }
 
