@@ -13,3 +13,4 @@ pub mod runner;
 pub mod sandbox;
 pub mod scheduler;
 pub mod storage;
+pub mod worker;

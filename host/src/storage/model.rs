@@ -49,7 +49,7 @@ pub struct FlowRecord {
 }
 
 /// What a caller gives to create a flow or make a new version of it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct NewFlow {
     /// See [`FlowRecord::name`].
     pub name: String,
