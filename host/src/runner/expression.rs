@@ -38,38 +38,10 @@ impl Identifiers {
 }
 
 fn collect(expr: &Expr, names: &mut BTreeSet<String>) {
-    match &expr.kind {
-        ExprKind::Literal(_) => {}
-        ExprKind::Ident(name) => {
-            names.insert(name.clone());
-        }
-        ExprKind::Member { target, .. } => collect(target, names),
-        ExprKind::Index { target, index, .. } => {
-            collect(target, names);
-            collect(index, names);
-        }
-        ExprKind::Call { target, args, .. } => {
-            if let Some(target) = target {
-                collect(target, names);
-            }
-            args.iter().for_each(|arg| collect(arg, names));
-        }
-        ExprKind::List(items) => items.iter().for_each(|item| collect(item, names)),
-        ExprKind::Map(entries) => entries.iter().for_each(|(k, v)| {
-            collect(k, names);
-            collect(v, names);
-        }),
-        ExprKind::Unary { operand, .. } => collect(operand, names),
-        ExprKind::Binary { left, right, .. } => {
-            collect(left, names);
-            collect(right, names);
-        }
-        ExprKind::Conditional { condition, then, otherwise } => {
-            collect(condition, names);
-            collect(then, names);
-            collect(otherwise, names);
-        }
+    if let ExprKind::Ident(name) = &expr.kind {
+        names.insert(name.clone());
     }
+    expr.children().for_each(|child| collect(child, names));
 }
 
 /// Builds the subject for `texts` (the expressions judged together) as JSON text: each mentioned

@@ -161,35 +161,7 @@ fn collect_paths<'e>(expr: &'e Expr, out: &mut Vec<&'e Expr>) {
         out.push(expr);
         return;
     }
-    match &expr.kind {
-        ExprKind::Literal(_) | ExprKind::Ident(_) => {}
-        ExprKind::Member { target, .. } => collect_paths(target, out),
-        ExprKind::Index { target, index, .. } => {
-            collect_paths(target, out);
-            collect_paths(index, out);
-        }
-        ExprKind::Call { target, args, .. } => {
-            if let Some(target) = target {
-                collect_paths(target, out);
-            }
-            args.iter().for_each(|arg| collect_paths(arg, out));
-        }
-        ExprKind::List(items) => items.iter().for_each(|item| collect_paths(item, out)),
-        ExprKind::Map(entries) => entries.iter().for_each(|(k, v)| {
-            collect_paths(k, out);
-            collect_paths(v, out);
-        }),
-        ExprKind::Unary { operand, .. } => collect_paths(operand, out),
-        ExprKind::Binary { left, right, .. } => {
-            collect_paths(left, out);
-            collect_paths(right, out);
-        }
-        ExprKind::Conditional { condition, then, otherwise } => {
-            collect_paths(condition, out);
-            collect_paths(then, out);
-            collect_paths(otherwise, out);
-        }
-    }
+    expr.children().for_each(|child| collect_paths(child, out));
 }
 
 #[cfg(test)]

@@ -199,6 +199,24 @@ impl BinaryOp {
 }
 
 impl Expr {
+    /// The direct sub-expressions of this one, in source order: what a walk over the tree visits
+    /// next (the `expr` plugin collects operand paths with it, the host the names an expression
+    /// mentions).
+    pub fn children(&self) -> impl Iterator<Item = &Expr> {
+        let (first, rest): (Option<&Expr>, Vec<&Expr>) = match &self.kind {
+            ExprKind::Literal(_) | ExprKind::Ident(_) => (None, Vec::new()),
+            ExprKind::Member { target, .. } => (Some(target), Vec::new()),
+            ExprKind::Index { target, index, .. } => (Some(target), vec![index]),
+            ExprKind::Call { target, args, .. } => (target.as_deref(), args.iter().collect()),
+            ExprKind::List(items) => (None, items.iter().collect()),
+            ExprKind::Map(entries) => (None, entries.iter().flat_map(|(k, v)| [k, v]).collect()),
+            ExprKind::Unary { operand, .. } => (Some(operand), Vec::new()),
+            ExprKind::Binary { left, right, .. } => (Some(left), vec![right]),
+            ExprKind::Conditional { condition, then, otherwise } => (Some(condition), vec![then, otherwise]),
+        };
+        first.into_iter().chain(rest)
+    }
+
     /// The CEL text of this expression: operators fully parenthesised, expr-lang spellings
     /// replaced by their CEL equivalents.
     pub fn to_cel(&self) -> String {

@@ -321,6 +321,15 @@ impl Parser<'_> {
 mod tests {
     use super::*;
 
+    #[test]
+    fn children_are_the_direct_sub_expressions_in_source_order() {
+        let Ok(expr) = parse("f(a, b.c) ? x[0] : {k: v}") else { panic!("parses") };
+        let shown: Vec<String> = expr.children().map(|c| c.to_cel()).collect();
+        assert_eq!(shown, ["f(a, b.c)", "x[0]", "{k: v}"]);
+        let Ok(call) = parse("f(a, b.c)") else { panic!("parses") };
+        assert_eq!(call.children().map(|c| c.to_cel()).collect::<Vec<_>>(), ["a", "b.c"]);
+    }
+
     fn cel(source: &str) -> String {
         to_cel(source).unwrap_or_else(|e| format!("error: {e}"))
     }
