@@ -5,7 +5,7 @@
 //! Everything that comes from a flow or a plugin is escaped: a response body holding `<script>` is
 //! shown, never run.
 
-use super::{Summary, allowed_in_markup, log_text, millis, uncarried_run_error};
+use super::{Summary, escape_markup, log_text, millis, uncarried_run_error};
 use crate::runner::{RunResult, StepResult};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
@@ -208,18 +208,11 @@ fn pretty(value: &Value) -> String {
 /// Escapes text for HTML element content and double- or single-quoted attributes, dropping
 /// characters a document cannot carry.
 fn escape(value: &str) -> String {
-    let mut out = String::with_capacity(value.len());
-    for c in value.chars().filter(|&c| allowed_in_markup(c)) {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
+    escape_markup(value, |c| match c {
+        '"' => Some("&quot;"),
+        '\'' => Some("&#39;"),
+        _ => None,
+    })
 }
 
 #[cfg(test)]

@@ -8,7 +8,7 @@
 //! `<system-out>` for what the plugins logged. `file` and `line` attributes point at the step in its
 //! flow file, which GitLab and the GitHub reporters use to link to the source.
 
-use super::{allowed_in_markup, log_text, uncarried_run_error};
+use super::{escape_markup, log_text, uncarried_run_error};
 use crate::runner::{RunResult, StepResult, StepStatus};
 
 /// Renders `results` as one JUnit XML document: a `<testsuites>` with the totals, a `<testsuite>`
@@ -274,41 +274,25 @@ fn seconds(duration_ms: f64) -> String {
 /// sequences a plugin printed) are dropped; whitespace other than space is written as a character
 /// reference, since a parser would otherwise normalise it to a space.
 fn attr(value: &str) -> String {
-    let mut out = String::with_capacity(value.len());
-    for c in value.chars().filter(|&c| allowed_in_markup(c)) {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            '\n' => out.push_str("&#10;"),
-            '\r' => out.push_str("&#13;"),
-            '\t' => out.push_str("&#9;"),
-            c => out.push(c),
-        }
-    }
-    out
+    escape_markup(value, |c| match c {
+        '"' => Some("&quot;"),
+        '\'' => Some("&apos;"),
+        '\n' => Some("&#10;"),
+        '\r' => Some("&#13;"),
+        '\t' => Some("&#9;"),
+        _ => None,
+    })
 }
 
 /// Escapes `value` for element content, dropping characters XML cannot carry.
 fn text(value: &str) -> String {
-    let mut out = String::with_capacity(value.len());
-    for c in value.chars().filter(|&c| allowed_in_markup(c)) {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '\r' => out.push_str("&#13;"),
-            c => out.push(c),
-        }
-    }
-    out
+    escape_markup(value, |c| (c == '\r').then_some("&#13;"))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::report::allowed_in_markup;
     use crate::report::fixtures::{crud, passing, step, timed_out};
 
     /// A minimal well-formedness check: every tag closes in order, every `&` starts a known entity

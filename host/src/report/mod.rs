@@ -86,6 +86,23 @@ fn allowed_in_markup(c: char) -> bool {
     matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..)
 }
 
+/// Escapes `value` for XML or HTML: drops what markup cannot carry, escapes `&`, `<` and `>`, and
+/// writes any other character `extra` names as the reference it gives (quotes in attributes,
+/// whitespace a parser would otherwise normalise). Every writer's escaping is this one loop.
+fn escape_markup(value: &str, extra: impl Fn(char) -> Option<&'static str>) -> String {
+    let mut out = String::with_capacity(value.len());
+    for c in value.chars().filter(|&c| allowed_in_markup(c)) {
+        match (c, extra(c)) {
+            ('&', _) => out.push_str("&amp;"),
+            ('<', _) => out.push_str("&lt;"),
+            ('>', _) => out.push_str("&gt;"),
+            (_, Some(reference)) => out.push_str(reference),
+            (c, None) => out.push(c),
+        }
+    }
+    out
+}
+
 /// A duration in milliseconds as whole milliseconds for people (`34 ms`); negative or non-finite
 /// values (a clock gone wrong) show as 0.
 fn millis(duration_ms: f64) -> String {
