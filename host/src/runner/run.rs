@@ -188,22 +188,24 @@ impl<'r> Run<'r> {
     }
 
     fn mask_result(&self, result: &mut StepResult) {
-        let masks = self.masks();
+        // Every step passes here: borrow the set under its lock rather than copying it.
+        let masks = self.masks.lock().unwrap_or_else(|p| p.into_inner());
         if masks.is_empty() {
             return;
         }
-        mask_value(&mut result.config, &masks);
-        mask_value(&mut result.output, &masks);
-        result.captures.values_mut().for_each(|v| mask_value(v, &masks));
+        let masks = &*masks;
+        mask_value(&mut result.config, masks);
+        mask_value(&mut result.output, masks);
+        result.captures.values_mut().for_each(|v| mask_value(v, masks));
         for assertion in &mut result.assertions {
-            assertion.message = template::mask(&assertion.message, &masks).into_owned();
-            mask_value(&mut assertion.actual, &masks);
+            assertion.message = template::mask(&assertion.message, masks).into_owned();
+            mask_value(&mut assertion.actual, masks);
         }
         for line in &mut result.logs {
-            line.message = template::mask(&line.message, &masks).into_owned();
+            line.message = template::mask(&line.message, masks).into_owned();
         }
         if let Some(error) = &mut result.error {
-            *error = template::mask(error, &masks).into_owned();
+            *error = template::mask(error, masks).into_owned();
         }
     }
 
