@@ -4,12 +4,15 @@
 //! Modules follow `design/ARCHITECTURE.md`: [`sandbox`] runs plugins and knows nothing of flows;
 //! [`builtins`] carries the built-in plugins compiled from `plugins/`.
 
+pub mod api;
 pub mod builtins;
 pub mod cli;
 pub mod flow;
+pub mod platform;
 pub mod queue;
 pub mod report;
 pub mod runner;
+pub mod server;
 pub mod sandbox;
 pub mod scheduler;
 pub mod storage;

@@ -9,7 +9,8 @@ use serde_json::{Map, json};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use testmesh::storage::{
-    AuditEntry, FlowFilter, NewFlow, NewKey, NewRun, Role, RunFilter, StepRow, Store, StoreError, open,
+    AuditEntry, FlowFilter, LeaseState, NewFlow, NewKey, NewPlugin, NewRun, PluginPatch, Role, RunFilter, StepEvent,
+    StepRow, Store, StoreError, open,
 };
 
 /// Runs every listed case against both backends: `sqlite::<case>` and `postgres::<case>`.
@@ -50,6 +51,11 @@ both_backends!(
     case_audit_newest_first,
     case_concurrent_updates_one_wins,
     case_claims_are_fenced_by_attempt,
+    case_run_events_tell_the_story_in_order,
+    case_cancel_requests,
+    case_stale_runs_are_found,
+    case_plugins_by_version_and_digest,
+    case_inline_runs_keep_their_source,
 );
 
 fn sqlite_url(dir: &tempfile::TempDir) -> String {
@@ -183,6 +189,7 @@ async fn case_run_status_transitions(store: &dyn Store) {
         flow_name: flow.name.clone(),
         vars: json!({"user": "alice"}),
         environment: Some("staging".into()),
+        ..Default::default()
     };
     let run = store.create_run(new_run.clone()).await.expect("create run");
     assert!(run.id.starts_with("run_"));
@@ -260,7 +267,7 @@ async fn case_list_runs_filters(store: &dyn Store) {
         flow_version: Some(flow.version),
         flow_name: flow.name.clone(),
         vars: json!({}),
-        environment: None,
+        ..Default::default()
     };
     let mut runs = Vec::new();
     for flow in [&a, &b, &a, &b, &a] {
@@ -458,11 +465,11 @@ async fn case_claims_are_fenced_by_attempt(store: &dyn Store) {
     let long = StdDuration::from_secs(60);
     assert_eq!(store.claim_run(&run.id, "w1", long).await.expect("claim"), Some(1));
     assert_eq!(store.claim_run(&run.id, "w2", long).await.expect("claim"), None, "w1 holds the lease");
-    assert!(store.renew_run_lease(&run.id, 1, StdDuration::ZERO).await.expect("renew"), "w1 lets it lapse");
+    assert_eq!(store.renew_run_lease(&run.id, 1, StdDuration::ZERO).await.expect("renew"), LeaseState::Held, "w1 lets it lapse");
     tokio::time::sleep(StdDuration::from_millis(5)).await;
     // w1 stopped renewing: w2 takes the run over with a new fencing token.
     assert_eq!(store.claim_run(&run.id, "w2", long).await.expect("claim"), Some(2));
-    assert!(!store.renew_run_lease(&run.id, 1, long).await.expect("renew"), "a stale worker cannot renew");
+    assert_eq!(store.renew_run_lease(&run.id, 1, long).await.expect("renew"), LeaseState::Lost, "a stale worker cannot renew");
     let stale = store.finish_claimed_run(&run.id, 1, "passed", json!({"by": "w1"})).await.expect("finish");
     assert!(!stale, "a stale worker's result is not written");
     assert!(store.finish_claimed_run(&run.id, 2, "failed", json!({"by": "w2"})).await.expect("finish"));
@@ -472,4 +479,125 @@ async fn case_claims_are_fenced_by_attempt(store: &dyn Store) {
     assert!(finished.started_at.is_some() && finished.finished_at.is_some());
     assert_eq!(store.claim_run(&run.id, "w3", long).await.expect("claim"), None, "finished runs stay finished");
     assert!(matches!(store.claim_run("run_missing", "w3", long).await, Err(StoreError::NotFound)));
+}
+
+async fn case_run_events_tell_the_story_in_order(store: &dyn Store) {
+    use std::time::Duration as StdDuration;
+    let run = store.create_run(NewRun { flow_name: "f".into(), vars: json!({}), ..Default::default() }).await;
+    let run = run.expect("create run");
+    assert!(store.run_events(&run.id, 0, 100).await.expect("events").is_empty());
+    let attempt = store.claim_run(&run.id, "w1", StdDuration::from_secs(60)).await.expect("claim").expect("claimed");
+    let started = StepEvent::Started { path: "steps/a".into(), id: "a".into(), phase: "steps".into() };
+    store
+        .record_step_events(&run.id, vec![started, StepEvent::Finished(step("steps/a", 1, "passed"))])
+        .await
+        .expect("record");
+    assert!(store.finish_claimed_run(&run.id, attempt, "passed", json!({"status": "passed"})).await.expect("finish"));
+    let events = store.run_events(&run.id, 0, 100).await.expect("events");
+    let kinds: Vec<&str> = events.iter().map(|e| e.kind.as_str()).collect();
+    assert_eq!(kinds, ["run.started", "step.started", "step.finished", "run.finished"]);
+    assert!(events.windows(2).all(|w| w[0].seq < w[1].seq), "increasing ids");
+    assert_eq!(events[2].data["status"], "passed");
+    assert_eq!(events[3].data["status"], "passed");
+    assert_eq!(store.step_results(&run.id).await.expect("steps").len(), 1, "the finished step is a step result");
+    // Resuming after an event gives the ones after it.
+    let after = store.run_events(&run.id, events[1].seq, 100).await.expect("events");
+    assert_eq!(after.len(), 2);
+    assert_eq!(after[0].kind, "step.finished");
+}
+
+async fn case_cancel_requests(store: &dyn Store) {
+    use std::time::Duration as StdDuration;
+    let queued = store.create_run(NewRun { flow_name: "q".into(), vars: json!({}), ..Default::default() }).await;
+    let queued = queued.expect("run");
+    let cancelled = store.request_cancel(&queued.id).await.expect("cancel queued");
+    assert_eq!(cancelled.status, "cancelled");
+    assert!(cancelled.finished_at.is_some() && cancelled.cancel_requested_at.is_some());
+    let events = store.run_events(&queued.id, 0, 10).await.expect("events");
+    assert_eq!(events.last().map(|e| e.kind.as_str()), Some("run.finished"));
+    assert!(matches!(store.request_cancel(&queued.id).await, Err(StoreError::Conflict(_))), "finished already");
+    assert!(matches!(store.request_cancel("run_missing").await, Err(StoreError::NotFound)));
+
+    let running = store.create_run(NewRun { flow_name: "r".into(), vars: json!({}), ..Default::default() }).await;
+    let running = running.expect("run");
+    let attempt = store.claim_run(&running.id, "w1", StdDuration::from_secs(60)).await.expect("claim").expect("claimed");
+    assert_eq!(store.renew_run_lease(&running.id, attempt, StdDuration::from_secs(60)).await.expect("renew"), LeaseState::Held);
+    let marked = store.request_cancel(&running.id).await.expect("cancel running");
+    assert_eq!(marked.status, "running", "the worker ends it");
+    assert!(marked.cancel_requested_at.is_some());
+    assert_eq!(
+        store.renew_run_lease(&running.id, attempt, StdDuration::from_secs(60)).await.expect("renew"),
+        LeaseState::CancelRequested
+    );
+    assert!(store.finish_claimed_run(&running.id, attempt, "cancelled", json!({})).await.expect("finish"));
+}
+
+async fn case_stale_runs_are_found(store: &dyn Store) {
+    use std::time::Duration as StdDuration;
+    let fresh = store.create_run(NewRun { flow_name: "f".into(), vars: json!({}), ..Default::default() }).await;
+    let fresh = fresh.expect("run");
+    let lapsed = store.create_run(NewRun { flow_name: "l".into(), vars: json!({}), ..Default::default() }).await;
+    let lapsed = lapsed.expect("run");
+    let held = store.create_run(NewRun { flow_name: "h".into(), vars: json!({}), ..Default::default() }).await;
+    let held = held.expect("run");
+    store.claim_run(&lapsed.id, "dead", StdDuration::ZERO).await.expect("claim");
+    store.claim_run(&held.id, "alive", StdDuration::from_secs(60)).await.expect("claim");
+    tokio::time::sleep(StdDuration::from_millis(5)).await;
+    let long_ago = Utc::now() - Duration::hours(1);
+    assert_eq!(store.stale_runs(long_ago, 10).await.expect("stale"), vec![lapsed.id.clone()], "only the lapsed lease");
+    let now = Utc::now() + Duration::seconds(1);
+    let mut all = store.stale_runs(now, 10).await.expect("stale");
+    all.sort();
+    let mut expected = vec![fresh.id.clone(), lapsed.id.clone()];
+    expected.sort();
+    assert_eq!(all, expected, "queued before now, and the lapsed lease");
+    store.mark_enqueued(std::slice::from_ref(&fresh.id)).await.expect("mark");
+    assert_eq!(store.stale_runs(Utc::now() - Duration::seconds(30), 10).await.expect("stale"), vec![lapsed.id.clone()]);
+    let counts = store.run_counts().await.expect("counts");
+    assert_eq!(counts, vec![("queued".to_string(), 1), ("running".to_string(), 2)]);
+    store.ping().await.expect("ping");
+}
+
+async fn case_plugins_by_version_and_digest(store: &dyn Store) {
+    let plugin = |version: &str, digest: &str| NewPlugin {
+        name: "acme/kafka".into(),
+        version: version.into(),
+        kind: "action".into(),
+        digest: digest.into(),
+        component: format!("component {digest}").into_bytes(),
+        descriptor: json!({"name": "acme/kafka", "summary": "produce"}),
+        grants: vec!["http:kafka.local".into()],
+    };
+    let (first, created) = store.install_plugin(plugin("1.0.0", "aaa")).await.expect("install");
+    assert!(created);
+    assert_eq!((first.size, first.enabled), (13, true));
+    let (again, created) = store.install_plugin(plugin("1.0.0", "aaa")).await.expect("same again");
+    assert!(!created, "installing the same component again is not new");
+    assert_eq!(again.digest, "aaa");
+    assert!(matches!(store.install_plugin(plugin("1.0.0", "bbb")).await, Err(StoreError::Conflict(_))));
+    store.install_plugin(plugin("1.1.0", "bbb")).await.expect("a second version");
+    let all = store.list_plugins().await.expect("list");
+    let versions: Vec<&str> = all.iter().map(|p| p.version.as_str()).collect();
+    assert_eq!(versions, ["1.1.0", "1.0.0"], "newest first");
+    assert_eq!(store.plugin_component("bbb").await.expect("blob"), b"component bbb");
+    assert!(matches!(store.plugin_component("zzz").await, Err(StoreError::NotFound)));
+    let patched = store
+        .update_plugin("acme/kafka", "1.1.0", PluginPatch { grants: Some(vec![]), enabled: Some(false) })
+        .await
+        .expect("patch");
+    assert!(!patched.enabled && patched.grants.is_empty());
+    let kept = store.update_plugin("acme/kafka", "1.1.0", PluginPatch::default()).await.expect("empty patch");
+    assert!(!kept.enabled, "an empty patch changes nothing");
+    store.delete_plugin("acme/kafka", "1.0.0").await.expect("delete");
+    assert!(matches!(store.get_plugin("acme/kafka", "1.0.0").await, Err(StoreError::NotFound)));
+    assert!(matches!(store.delete_plugin("acme/kafka", "1.0.0").await, Err(StoreError::NotFound)));
+}
+
+async fn case_inline_runs_keep_their_source(store: &dyn Store) {
+    let source = "name: inline\nsteps:\n  - { action: log, config: { message: hi } }\n";
+    let run = store
+        .create_run(NewRun { flow_name: "inline".into(), vars: json!({}), source: Some(source.into()), ..Default::default() })
+        .await
+        .expect("run");
+    assert_eq!(store.get_run(&run.id).await.expect("get").source.as_deref(), Some(source));
 }

@@ -9,10 +9,11 @@ use serde_json::json;
 use std::sync::Arc;
 use std::time::Duration;
 use testmesh::queue::{MemoryQueue, Queue, RedisQueue, RedisQueueConfig};
-use testmesh::runner::{FileLoader, Registry, RunStatus, Runner, RunnerOptions};
+use testmesh::platform::{PluginCatalog, RunSignals};
+use testmesh::runner::RunStatus;
 use testmesh::sandbox::Grants;
 use testmesh::storage::{NewFlow, NewRun, Store};
-use testmesh::worker::{Outcome, Worker};
+use testmesh::worker::{Outcome, Worker, WorkerConfig};
 
 const FLOW: &str = r#"
 name: worker flow
@@ -32,9 +33,13 @@ teardown:
   - { id: bye, action: log, config: { message: "token ${secret.TOKEN}" } }
 "#;
 
-fn runner() -> Runner {
-    let registry = Registry::with_builtins(common::sandbox(), Grants::local_development());
-    Runner::new(Arc::new(registry), Arc::new(FileLoader), RunnerOptions::default())
+/// A worker over the built-in plugins (and whatever `store` has installed).
+fn worker(store: Arc<dyn Store>, queue: Arc<dyn Queue>, signals: Arc<RunSignals>, lease: Duration) -> Worker {
+    let catalog = Arc::new(PluginCatalog::new(common::sandbox(), store.clone(), Grants::local_development()));
+    let mut config = WorkerConfig::new("worker-1");
+    config.lease = lease;
+    config.cancel_check = Duration::from_millis(50);
+    Worker::new(store, queue, catalog, signals, config)
 }
 
 async fn journey(store: Arc<dyn Store>, queue: Arc<dyn Queue>) {
@@ -52,12 +57,13 @@ async fn journey(store: Arc<dyn Store>, queue: Arc<dyn Queue>) {
             flow_name: flow.name.clone(),
             vars: json!({"WHO": "alice"}),
             environment: Some("staging".into()),
+            ..Default::default()
         })
         .await
         .expect("create run");
     queue.enqueue(&run.id).await.expect("enqueue");
 
-    let worker = Worker::new(store.clone(), queue.clone(), runner(), "worker-1".into(), Duration::from_secs(30));
+    let worker = worker(store.clone(), queue.clone(), RunSignals::new(), Duration::from_secs(30));
     let job = queue.receive(1, Duration::from_secs(1)).await.expect("receive").remove(0);
     assert_eq!(worker.handle(&job).await.expect("handle"), Outcome::Ran(RunStatus::Passed));
 
@@ -90,7 +96,7 @@ async fn journey(store: Arc<dyn Store>, queue: Arc<dyn Queue>) {
             flow_version: Some(broken.version),
             flow_name: flow.name.clone(),
             vars: json!({}),
-            environment: None,
+            ..Default::default()
         })
         .await
         .expect("create run");
@@ -126,11 +132,8 @@ async fn postgres_and_redis_streams_run_a_stored_flow_from_a_job() {
     journey(store, Arc::new(queue)).await;
 }
 
-#[tokio::test]
-async fn a_run_cancelled_in_storage_stops_its_worker_and_keeps_its_status() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let url = format!("sqlite://{}?mode=rwc", dir.path().join("testmesh.db").display());
-    let store = testmesh::storage::open(&url).await.expect("sqlite store");
+/// A flow whose step waits 10 s, with a teardown; stored, with a queued run and its job received.
+async fn slow_run(store: &Arc<dyn Store>, queue: &Arc<dyn Queue>) -> (String, testmesh::queue::Job) {
     let source = "name: slow\nsteps:\n  - { id: wait, action: delay, config: { duration: 10s } }\nteardown:\n  - { id: bye, action: log, config: { message: bye } }\n";
     let flow = store
         .create_flow(NewFlow { name: "slow".into(), source: source.into(), ..Default::default() })
@@ -142,24 +145,80 @@ async fn a_run_cancelled_in_storage_stops_its_worker_and_keeps_its_status() {
             flow_version: Some(1),
             flow_name: "slow".into(),
             vars: json!({}),
-            environment: None,
+            ..Default::default()
         })
         .await
         .expect("run");
-    let queue: Arc<dyn Queue> = Arc::new(MemoryQueue::new());
     queue.enqueue(&run.id).await.expect("enqueue");
     let job = queue.receive(1, Duration::from_secs(1)).await.expect("receive").remove(0);
-    let worker = Worker::new(store.clone(), queue, runner(), "worker-1".into(), Duration::from_millis(300));
+    (run.id, job)
+}
+
+async fn sqlite_store(dir: &tempfile::TempDir) -> Arc<dyn Store> {
+    let url = format!("sqlite://{}?mode=rwc", dir.path().join("testmesh.db").display());
+    testmesh::storage::open(&url).await.expect("sqlite store")
+}
+
+#[tokio::test]
+async fn a_cancel_requested_in_storage_stops_the_call_runs_teardown_and_ends_cancelled() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = sqlite_store(&dir).await;
+    let queue: Arc<dyn Queue> = Arc::new(MemoryQueue::new());
+    let (run_id, job) = slow_run(&store, &queue).await;
+    // A worker in another process: it learns of the cancel only through storage.
+    let worker = worker(store.clone(), queue, RunSignals::new(), Duration::from_secs(30));
     let cancel_store = store.clone();
-    let run_id = run.id.clone();
+    let cancel_id = run_id.clone();
     tokio::spawn(async move {
-        tokio::time::sleep(Duration::from_millis(200)).await;
-        cancel_store.set_run_status(&run_id, "cancelled", Some("cancelled by a user")).await.expect("cancel");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        cancel_store.request_cancel(&cancel_id).await.expect("cancel");
     });
     let started = std::time::Instant::now();
-    assert_eq!(worker.handle(&job).await.expect("handle"), Outcome::Lost);
+    assert_eq!(worker.handle(&job).await.expect("handle"), Outcome::Ran(RunStatus::Cancelled));
     assert!(started.elapsed() < Duration::from_secs(5), "the 10 s step was interrupted");
-    let after = store.get_run(&run.id).await.expect("run");
+    let after = store.get_run(&run_id).await.expect("run");
     assert_eq!(after.status, "cancelled");
-    assert_eq!(after.error.as_deref(), Some("cancelled by a user"));
+    let steps = store.step_results(&run_id).await.expect("steps");
+    let statuses: Vec<(&str, &str)> = steps.iter().map(|s| (s.path.as_str(), s.status.as_str())).collect();
+    assert_eq!(statuses, [("steps/wait", "cancelled"), ("teardown/bye", "passed")], "teardown ran");
+}
+
+#[tokio::test]
+async fn a_cancel_signalled_in_process_stops_the_run_at_once() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = sqlite_store(&dir).await;
+    let queue: Arc<dyn Queue> = Arc::new(MemoryQueue::new());
+    let (run_id, job) = slow_run(&store, &queue).await;
+    let signals = RunSignals::new();
+    // A long lease and no storage polling to speak of: only the in-process signal can stop it soon.
+    let mut worker = worker(store.clone(), queue, signals.clone(), Duration::from_secs(60));
+    worker = worker.with_metrics(Arc::new(testmesh::platform::Metrics::new()));
+    let cancel_id = run_id.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert!(signals.cancel(&cancel_id), "the run is registered while it runs");
+    });
+    let started = std::time::Instant::now();
+    assert_eq!(worker.handle(&job).await.expect("handle"), Outcome::Ran(RunStatus::Cancelled));
+    assert!(started.elapsed() < Duration::from_secs(5));
+    assert_eq!(store.get_run(&run_id).await.expect("run").status, "cancelled");
+}
+
+#[tokio::test]
+async fn a_run_taken_over_by_another_worker_stores_nothing() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = sqlite_store(&dir).await;
+    let queue: Arc<dyn Queue> = Arc::new(MemoryQueue::new());
+    let (run_id, job) = slow_run(&store, &queue).await;
+    let worker = worker(store.clone(), queue, RunSignals::new(), Duration::from_millis(300));
+    let thief = store.clone();
+    let stolen_id = run_id.clone();
+    tokio::spawn(async move {
+        // The finishing write of someone else's execution: this worker's lease is gone.
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        thief.set_run_status(&stolen_id, "error", Some("ended by an operator")).await.expect("end");
+    });
+    assert_eq!(worker.handle(&job).await.expect("handle"), Outcome::Lost);
+    let after = store.get_run(&run_id).await.expect("run");
+    assert_eq!((after.status.as_str(), after.error.as_deref()), ("error", Some("ended by an operator")));
 }

@@ -3,6 +3,7 @@
 
 mod plugin;
 mod run;
+mod serve;
 mod validate;
 
 use clap::{Parser, Subcommand};
@@ -24,6 +25,9 @@ enum Command {
     /// Run flows (files, directories or glob patterns) and report them; exit code 0 when every
     /// flow passed, 1 when one did not, 2 when a flow is invalid (then nothing runs).
     Run(run::RunArgs),
+    /// Start the server: REST API, embedded workers and built-in plugins, on a SQLite file and an
+    /// in-process queue unless DATABASE_URL / REDIS_URL say otherwise.
+    Serve(serve::ServeArgs),
     /// Check flow files (or every *.yaml/*.yml/*.json under directories) without running them.
     Validate {
         /// Flow files or directories.
@@ -38,8 +42,18 @@ enum Command {
 /// Entry point of the binary.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_tracing();
-    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+    // The server logs what it does; one-shot commands only warn.
+    let (level, json, multi_thread) = match &cli.command {
+        Command::Serve(args) => ("info", args.log_json(), true),
+        _ => ("warn", false, false),
+    };
+    init_tracing(level, json);
+    let runtime = if multi_thread {
+        tokio::runtime::Builder::new_multi_thread().enable_all().build()
+    } else {
+        tokio::runtime::Builder::new_current_thread().enable_all().build()
+    };
+    let runtime = match runtime {
         Ok(runtime) => runtime,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
@@ -50,6 +64,7 @@ pub fn main() -> ExitCode {
         match cli.command {
             Command::Plugin(command) => plugin::run(command).await,
             Command::Run(args) => run::run(args).await,
+            Command::Serve(args) => serve::run(args).await,
             Command::Validate { paths, plugins } => validate::run(&paths, &plugins).await,
         }
     });
@@ -62,10 +77,13 @@ pub fn main() -> ExitCode {
     }
 }
 
-fn init_tracing() {
+/// Logs to stderr, filtered by `TESTMESH_LOG` (e.g. `debug`, `testmesh=debug,sqlx=warn`), as text or
+/// JSON lines.
+fn init_tracing(default_level: &str, json: bool) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("TESTMESH_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("{default_level},sqlx=warn,tower_http=warn")));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let _ = if json { builder.json().try_init() } else { builder.try_init() };
 }
 
 /// Where testmesh keeps its data (precompiled plugins, later the embedded database):

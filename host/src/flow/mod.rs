@@ -58,3 +58,41 @@ pub fn check_flow(text: &str, file: &str) -> (Option<Flow>, Diagnostics) {
     let flow = (!diagnostics.has_errors()).then_some(flow);
     (flow, diagnostics)
 }
+
+/// The path (`steps[1].config.url`) of the node of a flow's text that a diagnostic at `line` and
+/// `column` points at — the deepest node starting at or before that position — so that an API
+/// client gets a path besides the position. `None` when the text does not parse as YAML; `""` is
+/// the document itself.
+pub fn path_at(text: &str, line: u32, column: u32) -> Option<String> {
+    let source = source::Source::new(text, "");
+    let root = source::load(text, &source).ok()?;
+    let target = Span::new(line, column);
+    let mut path = String::new();
+    let mut node = &root;
+    loop {
+        match node {
+            source::Node::Mapping(mapping) => {
+                let Some((key, value)) = mapping.entries.iter().rev().find(|(key, _)| key.span <= target) else {
+                    return Some(path);
+                };
+                if !path.is_empty() {
+                    path.push('.');
+                }
+                path.push_str(&key.text);
+                if key.span == target {
+                    return Some(path);
+                }
+                node = value;
+            }
+            source::Node::Sequence(sequence) => {
+                let Some((index, item)) = sequence.items.iter().enumerate().rev().find(|(_, item)| item.span() <= target)
+                else {
+                    return Some(path);
+                };
+                path.push_str(&format!("[{index}]"));
+                node = item;
+            }
+            source::Node::Scalar(_) => return Some(path),
+        }
+    }
+}

@@ -670,3 +670,13 @@ fn retry_on_a_control_step_is_a_warning() {
     let warnings: Vec<_> = diagnostics.warnings().map(|d| (d.line, d.message.as_str())).collect();
     assert_eq!(warnings, [(5, "`retry` has no effect on a control step (`loop`)")]);
 }
+
+#[test]
+fn paths_at_positions_name_the_node() {
+    let text = "name: x\nsteps:\n  - id: a\n    action: http\n    config:\n      url: 5\n";
+    assert_eq!(super::path_at(text, 6, 12).as_deref(), Some("steps[0].config.url"));
+    assert_eq!(super::path_at(text, 6, 7).as_deref(), Some("steps[0].config.url"));
+    assert_eq!(super::path_at(text, 1, 1).as_deref(), Some("name"));
+    assert_eq!(super::path_at(text, 4, 13).as_deref(), Some("steps[0].action"));
+    assert_eq!(super::path_at("a: [", 1, 1), None);
+}

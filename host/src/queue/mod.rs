@@ -71,6 +71,11 @@ pub trait Queue: Send + Sync {
 
     /// The run ids in the dead-letter list, oldest first (for operators and tests).
     fn dead_letters(&self) -> BoxFuture<'_, Result<Vec<String>, QueueError>>;
+
+    /// Checks that the queue's backend answers (for `/ready`); an in-process queue always does.
+    fn ping(&self) -> BoxFuture<'_, Result<(), QueueError>> {
+        Box::pin(async { Ok(()) })
+    }
 }
 
 /// A consumer name that is unique to this process start (`host-pid-uuid`): reusing a name across

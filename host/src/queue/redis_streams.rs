@@ -162,6 +162,14 @@ impl RedisQueue {
 }
 
 impl Queue for RedisQueue {
+    fn ping(&self) -> BoxFuture<'_, Result<(), QueueError>> {
+        Box::pin(async move {
+            let mut connection = self.commands.clone();
+            let _: String = redis::cmd("PING").query_async(&mut connection).await.map_err(unavailable)?;
+            Ok(())
+        })
+    }
+
     fn enqueue<'a>(&'a self, run_id: &'a str) -> BoxFuture<'a, Result<(), QueueError>> {
         Box::pin(async move {
             let mut connection = self.commands.clone();

@@ -45,6 +45,17 @@ pub fn check_plugins(flow: &Flow, registry: &Registry, text: &str, file: &str) -
     diagnostics
 }
 
+/// Every plugin reference of a flow (`action`s and `use:` assertions, nested steps included), e.g.
+/// to tell which stored flows need a plugin version before it is removed.
+pub fn plugin_references(flow: &Flow) -> Vec<PluginRef> {
+    let mut references = Vec::new();
+    let mut collect = |reference: &PluginRef| references.push(reference.clone());
+    for step in flow.setup.iter().chain(&flow.steps).chain(&flow.teardown) {
+        walk(step, &mut collect);
+    }
+    references
+}
+
 fn walk(step: &Step, check: &mut dyn FnMut(&PluginRef)) {
     match &step.kind {
         StepKind::Action { plugin, .. } => check(plugin),

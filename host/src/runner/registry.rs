@@ -212,7 +212,7 @@ impl Registry {
 
 /// Whether an installed version satisfies a pin: `1` matches `1.x.y`, `0.3` matches `0.3.x`,
 /// `0.3.2` only itself.
-fn version_matches(wanted: &str, installed: &str) -> bool {
+pub(crate) fn version_matches(wanted: &str, installed: &str) -> bool {
     let wanted: Vec<&str> = wanted.trim_start_matches('v').split('.').collect();
     let installed: Vec<&str> = installed.split('.').collect();
     wanted.len() <= installed.len() && wanted.iter().zip(&installed).all(|(w, i)| w == i)

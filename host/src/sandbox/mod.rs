@@ -162,6 +162,13 @@ enum Pre {
     Assertion(AssertionPre<HostState>),
 }
 
+/// Told of every plugin call that ran (for metrics): the plugin's name, how long the call took, and
+/// whether it returned an output.
+pub trait CallObserver: Send + Sync {
+    /// One call finished.
+    fn call_finished(&self, plugin: &str, duration: std::time::Duration, ok: bool);
+}
+
 /// The plugin runtime: one wasmtime engine, one linker, the component cache and the capabilities'
 /// shared connection pools. Cheap to clone; clones share everything.
 #[derive(Clone)]
@@ -178,6 +185,7 @@ struct Inner {
     disk: Option<cache::DiskCache>,
     loaded: Mutex<HashMap<String, Arc<Plugin>>>,
     shared: Arc<SharedCapabilities>,
+    observer: std::sync::OnceLock<Arc<dyn CallObserver>>,
 }
 
 /// A sandbox that could not be set up (engine, linker, cache directory).
@@ -207,6 +215,7 @@ impl Sandbox {
                 disk,
                 loaded: Mutex::default(),
                 shared: Arc::default(),
+                observer: std::sync::OnceLock::new(),
             }),
         })
     }
@@ -214,6 +223,11 @@ impl Sandbox {
     /// The configuration it was built with.
     pub fn config(&self) -> &SandboxConfig {
         &self.inner.config
+    }
+
+    /// Tells `observer` of every call from now on (once per sandbox; a second observer is ignored).
+    pub fn observe_calls(&self, observer: Arc<dyn CallObserver>) {
+        let _ = self.inner.observer.set(observer);
     }
 
     /// The plugin already loaded with this digest, if any.

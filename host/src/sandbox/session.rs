@@ -304,7 +304,11 @@ impl Session {
                 instances.push(warm);
             }
         }
-        CallReport { result, logs, duration: started.elapsed(), reused_instance }
+        let duration = started.elapsed();
+        if let Some(observer) = self.sandbox.inner.observer.get() {
+            observer.call_finished(&plugin.descriptor.name, duration, result.is_ok());
+        }
+        CallReport { result, logs, duration, reused_instance }
     }
 }
 

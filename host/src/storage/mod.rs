@@ -11,6 +11,8 @@
 pub mod model;
 #[macro_use]
 mod sql;
+#[macro_use]
+mod sql_plugins;
 mod postgres;
 mod sqlite;
 
@@ -77,7 +79,7 @@ pub type StoreResult<'a, T> = BoxFuture<'a, Result<T, StoreError>>;
 ///
 /// Lists are newest first and paged with an opaque cursor; ids are prefixed random strings
 /// (`flw_…`, `run_…`).
-pub trait Store: Send + Sync {
+pub trait Store: PluginStore + Send + Sync {
     /// `"postgres"` or `"sqlite"`, for logs and `/health`.
     fn backend(&self) -> &'static str;
 
@@ -126,9 +128,11 @@ pub trait Store: Send + Sync {
     /// worker holds it, or it finished).
     fn claim_run<'a>(&'a self, id: &'a str, owner: &'a str, lease: std::time::Duration)
     -> StoreResult<'a, Option<i64>>;
-    /// Extends the lease of execution `attempt` of a run; `false` when that execution lost the run
-    /// (it was reclaimed, or finished, or cancelled).
-    fn renew_run_lease<'a>(&'a self, id: &'a str, attempt: i64, lease: std::time::Duration) -> StoreResult<'a, bool>;
+    /// Extends the lease of execution `attempt` of a run, and tells whether someone asked to
+    /// cancel it; [`LeaseState::Lost`] when that execution lost the run (it was reclaimed, or
+    /// finished).
+    fn renew_run_lease<'a>(&'a self, id: &'a str, attempt: i64, lease: std::time::Duration)
+    -> StoreResult<'a, LeaseState>;
     /// Ends execution `attempt` of a run with a final `status` and its result; `false` when that
     /// execution no longer owns the run (a stale worker's write is a no-op).
     fn finish_claimed_run<'a>(
@@ -143,6 +147,26 @@ pub trait Store: Send + Sync {
     fn put_step_result<'a>(&'a self, run_id: &'a str, step: StepRow) -> StoreResult<'a, ()>;
     /// A run's step results in the order they were first stored.
     fn step_results<'a>(&'a self, run_id: &'a str) -> StoreResult<'a, Vec<StepRow>>;
+    /// Stores a batch of a run's progress in one transaction: an event per item, and the step
+    /// result of every finished step (as [`put_step_result`](Self::put_step_result)).
+    fn record_step_events<'a>(&'a self, run_id: &'a str, events: Vec<StepEvent>) -> StoreResult<'a, ()>;
+    /// A run's events after `seq` `after` (0: from the start), oldest first, at most `limit`. The
+    /// store writes `run.started` when a worker claims the run and `run.finished` when it ends,
+    /// whoever ends it; the worker writes the step events.
+    fn run_events<'a>(&'a self, run_id: &'a str, after: i64, limit: i64) -> StoreResult<'a, Vec<RunEventRecord>>;
+    /// Asks to cancel a run: a queued run ends `cancelled` at once; a running one is marked, and its
+    /// worker sees the mark at its next lease renewal ([`LeaseState::CancelRequested`]), stops the
+    /// run (teardown runs) and ends it `cancelled`. [`StoreError::Conflict`] when it has finished.
+    fn request_cancel<'a>(&'a self, id: &'a str) -> StoreResult<'a, RunRecord>;
+    /// Unfinished runs whose job may have been lost: queued and last enqueued before
+    /// `enqueued_before`, or running with an expired lease (their worker died). Oldest first.
+    fn stale_runs(&self, enqueued_before: DateTime<Utc>, limit: i64) -> StoreResult<'_, Vec<String>>;
+    /// Records that jobs for these runs were (re-)enqueued now.
+    fn mark_enqueued<'a>(&'a self, ids: &'a [String]) -> StoreResult<'a, ()>;
+    /// How many runs there are per status, for `/metrics`.
+    fn run_counts(&self) -> StoreResult<'_, Vec<(String, i64)>>;
+    /// Checks that the database answers, for `/ready`.
+    fn ping(&self) -> StoreResult<'_, ()>;
 
     /// Creates or replaces an environment: its variables and all of its secrets.
     fn put_environment<'a>(
@@ -178,6 +202,27 @@ pub trait Store: Send + Sync {
     fn audit(&self, entry: AuditEntry) -> StoreResult<'_, ()>;
     /// The latest audit entries, newest first (`limit` as for pages).
     fn list_audit(&self, limit: Option<i64>) -> StoreResult<'_, Vec<AuditRecord>>;
+}
+
+/// Installed plugins: versions with their grants and components, by name and by digest. A part of
+/// every [`Store`], apart because the API's admin routes and the workers' plugin loading are its
+/// only users.
+pub trait PluginStore: Send + Sync {
+    /// Stores a plugin version. Installing the same component again under the same name and version
+    /// is not an error: it returns the stored record and `false` (nothing new). A different
+    /// component under a name and version already installed is a [`StoreError::Conflict`].
+    fn install_plugin(&self, plugin: NewPlugin) -> StoreResult<'_, (PluginRecord, bool)>;
+    /// Every installed plugin version, by name, newest version first within a name.
+    fn list_plugins(&self) -> StoreResult<'_, Vec<PluginRecord>>;
+    /// One plugin version.
+    fn get_plugin<'a>(&'a self, name: &'a str, version: &'a str) -> StoreResult<'a, PluginRecord>;
+    /// The component whose sha256 is `digest` (workers load plugins by digest).
+    fn plugin_component<'a>(&'a self, digest: &'a str) -> StoreResult<'a, Vec<u8>>;
+    /// Changes a version's grants or enabled flag.
+    fn update_plugin<'a>(&'a self, name: &'a str, version: &'a str, patch: PluginPatch)
+    -> StoreResult<'a, PluginRecord>;
+    /// Removes a plugin version (the caller checks that no flow still needs it).
+    fn delete_plugin<'a>(&'a self, name: &'a str, version: &'a str) -> StoreResult<'a, ()>;
 }
 
 /// Connects to the database of `url` and brings its schema up to date.

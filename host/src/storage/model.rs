@@ -124,6 +124,16 @@ pub struct RunRecord {
     /// How many times a worker has claimed the run: the fencing token of the current execution.
     #[serde(default)]
     pub attempt: i64,
+    /// The flow's source for an ad-hoc run (`POST /runs`), which has no stored flow.
+    #[serde(default)]
+    pub source: Option<String>,
+    /// When someone asked to cancel the run while it was running; its worker stops it (teardown
+    /// runs) and ends it `cancelled`.
+    #[serde(default)]
+    pub cancel_requested_at: Option<DateTime<Utc>>,
+    /// The schedule that fired the run, if a schedule did.
+    #[serde(default)]
+    pub schedule_id: Option<String>,
 }
 
 /// What a caller gives to create a run; it starts `queued`.
@@ -139,6 +149,55 @@ pub struct NewRun {
     pub vars: Value,
     /// See [`RunRecord::environment`].
     pub environment: Option<String>,
+    /// See [`RunRecord::source`].
+    #[serde(default)]
+    pub source: Option<String>,
+    /// See [`RunRecord::schedule_id`].
+    #[serde(default)]
+    pub schedule_id: Option<String>,
+}
+
+/// Where a worker's hold on a run stands after a lease renewal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LeaseState {
+    /// The lease was extended; carry on.
+    Held,
+    /// The lease was extended, and someone asked to cancel the run: stop it, run teardown, end it
+    /// `cancelled`.
+    CancelRequested,
+    /// This execution no longer owns the run (it was reclaimed or finished): stop, store nothing.
+    Lost,
+}
+
+/// Progress of a run that its worker stores as it goes: each becomes an event of the run's log, and
+/// a finished step also its step result.
+#[derive(Debug, Clone, PartialEq)]
+pub enum StepEvent {
+    /// A step started (`step.started`).
+    Started {
+        /// The step's path in the run (as [`StepRow::path`]).
+        path: String,
+        /// The step's id.
+        id: String,
+        /// `setup`, `steps` or `teardown`.
+        phase: String,
+    },
+    /// A step finished (`step.finished`), with its result.
+    Finished(StepRow),
+}
+
+/// One entry of a run's event log, as `GET /runs/{id}/events` sends it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunEventRecord {
+    /// Increasing within a run: the SSE event id that `Last-Event-ID` resumes after.
+    pub seq: i64,
+    /// `run.started`, `step.started`, `step.finished` or `run.finished`.
+    pub kind: String,
+    /// The event's payload.
+    pub data: Value,
+    /// When it was recorded.
+    pub at: DateTime<Utc>,
 }
 
 /// The filters of `GET /runs`; every `None` matches everything.
@@ -293,4 +352,57 @@ pub struct AuditRecord {
     pub target: String,
     /// See [`AuditEntry::detail`].
     pub detail: Value,
+}
+
+/// An installed plugin version, without its component (read that by digest).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PluginRecord {
+    /// The name flows use (from its `describe`).
+    pub name: String,
+    /// Its version (from its `describe`); a name has any number of versions.
+    pub version: String,
+    /// `action` or `assertion`.
+    pub kind: String,
+    /// sha256 of the component, lower-case hex: its identity; workers fetch it by digest.
+    pub digest: String,
+    /// Size of the component in bytes.
+    pub size: i64,
+    /// What `describe` said (schemas, capabilities asked for, aliases, …).
+    pub descriptor: Value,
+    /// The capabilities an admin granted, as `testmesh plugin call --grant` spells them.
+    pub grants: Vec<String>,
+    /// Whether flows may use this version.
+    pub enabled: bool,
+    /// When it was installed.
+    pub created_at: DateTime<Utc>,
+    /// When its grants or enabled flag last changed.
+    pub updated_at: DateTime<Utc>,
+}
+
+/// What installing a plugin stores.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewPlugin {
+    /// See [`PluginRecord::name`].
+    pub name: String,
+    /// See [`PluginRecord::version`].
+    pub version: String,
+    /// See [`PluginRecord::kind`].
+    pub kind: String,
+    /// See [`PluginRecord::digest`].
+    pub digest: String,
+    /// The component's bytes.
+    pub component: Vec<u8>,
+    /// See [`PluginRecord::descriptor`].
+    pub descriptor: Value,
+    /// See [`PluginRecord::grants`].
+    pub grants: Vec<String>,
+}
+
+/// A change to an installed plugin version; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct PluginPatch {
+    /// Replaces the grants.
+    pub grants: Option<Vec<String>>,
+    /// Enables or disables the version.
+    pub enabled: Option<bool>,
 }

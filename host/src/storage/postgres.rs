@@ -39,3 +39,4 @@ fn get_opt_ts(row: &PgRow, column: &str) -> Result<Option<DateTime<Utc>>, StoreE
 }
 
 sql_store!(PostgresStore, PgRow, "postgres");
+sql_plugin_store!(PostgresStore, PgRow);

@@ -9,8 +9,8 @@ macro_rules! sql_store {
         use $crate::storage::{
             constant_time_eq, contains_pattern, decode_cursor, generate_key, into_page, key_digest, lease_end, new_id, now,
             page_limit, parse_key_id, unique_tags, ApiKeyRecord, AuditEntry, AuditRecord, EnvironmentRecord,
-            FlowFilter, FlowRecord, FlowVersion, NewFlow, NewKey, NewRun, Page, Role, RunFilter, RunRecord, StepRow,
-            Store, StoreError, StoreResult, FINAL_RUN_STATUSES,
+            FlowFilter, FlowRecord, FlowVersion, LeaseState, NewFlow, NewKey, NewRun, Page, Role, RunEventRecord,
+            RunFilter, RunRecord, StepEvent, StepRow, Store, StoreError, StoreResult, FINAL_RUN_STATUSES,
         };
         use serde_json::{Map, Value};
         use sqlx::Row as _;
@@ -20,7 +20,8 @@ macro_rules! sql_store {
         const FLOW_COLUMNS_WHERE_ID: &str = "SELECT id, name, description, tags, suite, version, source, created_at, \
              updated_at FROM flows WHERE id = $1 AND deleted_at IS NULL";
         const RUN_BY_ID: &str = "SELECT id, flow_id, flow_version, flow_name, status, vars, environment, created_at, \
-             started_at, finished_at, error, result, attempt FROM runs WHERE id = $1";
+             started_at, finished_at, error, result, attempt, source, cancel_requested_at, schedule_id FROM runs \
+             WHERE id = $1";
 
         fn flow_from_row(row: &$row) -> Result<FlowRecord, StoreError> {
             Ok(FlowRecord {
@@ -60,6 +61,9 @@ macro_rules! sql_store {
                 error: row.try_get("error")?,
                 result: row.try_get::<Option<Json<Value>>, _>("result")?.map(|json| json.0),
                 attempt: row.try_get("attempt")?,
+                source: row.try_get("source")?,
+                cancel_requested_at: get_opt_ts(row, "cancel_requested_at")?,
+                schedule_id: row.try_get("schedule_id")?,
             })
         }
 
@@ -75,6 +79,11 @@ macro_rules! sql_store {
             })
         }
 
+        /// The payload of a `run.finished` event.
+        fn finished_event(id: &str, status: &str, error: Option<&str>) -> Value {
+            serde_json::json!({"run_id": id, "status": status, "error": error})
+        }
+
         /// A unique violation on a flow's name, said for people.
         fn name_conflict(error: sqlx::Error, name: &str) -> StoreError {
             match StoreError::from(error) {
@@ -84,6 +93,53 @@ macro_rules! sql_store {
         }
 
         impl $store {
+            /// Appends one event to a run's log (inside the caller's transaction, so that the event
+            /// commits with the change it tells of).
+            async fn append_event(
+                tx: &mut sqlx::Transaction<'_, <$row as sqlx::Row>::Database>,
+                run_id: &str,
+                kind: &str,
+                data: Value,
+            ) -> Result<(), StoreError> {
+                sqlx::query("INSERT INTO run_events (run_id, kind, data, at) VALUES ($1, $2, $3, $4)")
+                    .bind(run_id)
+                    .bind(kind)
+                    .bind(Json(&data))
+                    .bind(ts(now()))
+                    .execute(&mut **tx)
+                    .await?;
+                Ok(())
+            }
+
+            /// Writes a step result (inside the caller's transaction); the same (run, path,
+            /// attempt) again replaces it in place.
+            async fn upsert_step(
+                tx: &mut sqlx::Transaction<'_, <$row as sqlx::Row>::Database>,
+                run_id: &str,
+                step: &StepRow,
+            ) -> Result<(), StoreError> {
+                sqlx::query(
+                    "INSERT INTO step_results (run_id, path, attempt, phase, status, result, updated_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7) \
+                     ON CONFLICT (run_id, path, attempt) DO UPDATE SET phase = excluded.phase, \
+                     status = excluded.status, result = excluded.result, updated_at = excluded.updated_at",
+                )
+                .bind(run_id)
+                .bind(&step.path)
+                .bind(step.attempt)
+                .bind(&step.phase)
+                .bind(&step.status)
+                .bind(Json(&step.result))
+                .bind(ts(now()))
+                .execute(&mut **tx)
+                .await
+                .map_err(|e| match e {
+                    sqlx::Error::Database(db) if db.is_foreign_key_violation() => StoreError::NotFound,
+                    other => other.into(),
+                })?;
+                Ok(())
+            }
+
             /// Replaces a flow's tag rows (inside the caller's transaction).
             async fn write_tags(
                 tx: &mut sqlx::Transaction<'_, <$row as sqlx::Row>::Database>,
@@ -366,7 +422,8 @@ macro_rules! sql_store {
                     let now = now();
                     sqlx::query(
                         "INSERT INTO runs (id, flow_id, flow_version, flow_name, status, vars, environment, \
-                         created_at) VALUES ($1, $2, $3, $4, 'queued', $5, $6, $7)",
+                         created_at, enqueued_at, source, schedule_id) \
+                         VALUES ($1, $2, $3, $4, 'queued', $5, $6, $7, $7, $8, $9)",
                     )
                     .bind(&id)
                     .bind(&run.flow_id)
@@ -375,6 +432,8 @@ macro_rules! sql_store {
                     .bind(Json(&run.vars))
                     .bind(&run.environment)
                     .bind(ts(now))
+                    .bind(&run.source)
+                    .bind(&run.schedule_id)
                     .execute(&self.pool)
                     .await
                     .map_err(|e| match e {
@@ -395,6 +454,9 @@ macro_rules! sql_store {
                         error: None,
                         result: None,
                         attempt: 0,
+                        source: run.source,
+                        cancel_requested_at: None,
+                        schedule_id: run.schedule_id,
                     })
                 })
             }
@@ -414,8 +476,8 @@ macro_rules! sql_store {
                     let (after_at, after_id) = cursor.map_or((None, None), |(at, id)| (Some(at), Some(id)));
                     let rows = sqlx::query(
                         "SELECT id, flow_id, flow_version, flow_name, status, vars, environment, created_at, \
-                         started_at, finished_at, error, result, attempt FROM runs \
-                         WHERE ($1 IS NULL OR flow_id = $1) AND ($2 IS NULL OR status = $2) \
+                         started_at, finished_at, error, result, attempt, source, cancel_requested_at, schedule_id \
+                         FROM runs WHERE ($1 IS NULL OR flow_id = $1) AND ($2 IS NULL OR status = $2) \
                          AND ($3 IS NULL OR created_at >= $3) \
                          AND ($4 IS NULL OR created_at < $4 OR (created_at = $4 AND id < $5)) \
                          ORDER BY created_at DESC, id DESC LIMIT $6",
@@ -440,6 +502,8 @@ macro_rules! sql_store {
                 error: Option<&'a str>,
             ) -> StoreResult<'a, RunRecord> {
                 Box::pin(async move {
+                    let is_final = FINAL_RUN_STATUSES.contains(&status);
+                    let mut tx = self.pool.begin().await?;
                     let done = sqlx::query(
                         "UPDATE runs SET status = $2, error = COALESCE($3, error), \
                          started_at = CASE WHEN $5 THEN COALESCE(started_at, $4) ELSE started_at END, \
@@ -451,12 +515,17 @@ macro_rules! sql_store {
                     .bind(error)
                     .bind(ts(now()))
                     .bind(status == "running")
-                    .bind(FINAL_RUN_STATUSES.contains(&status))
-                    .execute(&self.pool)
+                    .bind(is_final)
+                    .execute(&mut *tx)
                     .await?;
                     if done.rows_affected() == 0 {
+                        drop(tx);
                         return Err(self.run_not_updated(id).await);
                     }
+                    if is_final {
+                        Self::append_event(&mut tx, id, "run.finished", finished_event(id, status, error)).await?;
+                    }
+                    tx.commit().await?;
                     self.get_run(id).await
                 })
             }
@@ -466,6 +535,7 @@ macro_rules! sql_store {
                     if !FINAL_RUN_STATUSES.contains(&status) {
                         return Err(StoreError::Invalid(format!("`{status}` is not a final run status")));
                     }
+                    let mut tx = self.pool.begin().await?;
                     let done = sqlx::query(
                         "UPDATE runs SET status = $2, result = $3, finished_at = $4 \
                          WHERE id = $1 AND finished_at IS NULL",
@@ -474,11 +544,15 @@ macro_rules! sql_store {
                     .bind(status)
                     .bind(Json(&result))
                     .bind(ts(now()))
-                    .execute(&self.pool)
+                    .execute(&mut *tx)
                     .await?;
                     if done.rows_affected() == 0 {
+                        drop(tx);
                         return Err(self.run_not_updated(id).await);
                     }
+                    let error = result.get("error").and_then(Value::as_str);
+                    Self::append_event(&mut tx, id, "run.finished", finished_event(id, status, error)).await?;
+                    tx.commit().await?;
                     self.get_run(id).await
                 })
             }
@@ -492,24 +566,30 @@ macro_rules! sql_store {
                 Box::pin(async move {
                     let now = now();
                     let expires = lease_end(now, lease);
+                    let mut tx = self.pool.begin().await?;
                     let row = sqlx::query(
                         "UPDATE runs SET status = 'running', attempt = attempt + 1, lease_owner = $2, \
                          lease_expires_at = $3, started_at = COALESCE(started_at, $4) \
                          WHERE id = $1 AND finished_at IS NULL \
                          AND (status = 'queued' OR (status = 'running' AND lease_expires_at < $4)) \
-                         RETURNING attempt",
+                         RETURNING attempt, flow_name",
                     )
                     .bind(id)
                     .bind(owner)
                     .bind(ts(expires))
                     .bind(ts(now))
-                    .fetch_optional(&self.pool)
+                    .fetch_optional(&mut *tx)
                     .await?;
-                    match row {
-                        Some(row) => Ok(Some(row.try_get("attempt")?)),
-                        None if self.run_exists(id).await? => Ok(None),
-                        None => Err(StoreError::NotFound),
-                    }
+                    let Some(row) = row else {
+                        drop(tx);
+                        return if self.run_exists(id).await? { Ok(None) } else { Err(StoreError::NotFound) };
+                    };
+                    let attempt: i64 = row.try_get("attempt")?;
+                    let flow: String = row.try_get("flow_name")?;
+                    let data = serde_json::json!({"run_id": id, "flow": flow, "attempt": attempt});
+                    Self::append_event(&mut tx, id, "run.started", data).await?;
+                    tx.commit().await?;
+                    Ok(Some(attempt))
                 })
             }
 
@@ -518,19 +598,23 @@ macro_rules! sql_store {
                 id: &'a str,
                 attempt: i64,
                 lease: std::time::Duration,
-            ) -> StoreResult<'a, bool> {
+            ) -> StoreResult<'a, LeaseState> {
                 Box::pin(async move {
                     let expires = lease_end(now(), lease);
-                    let done = sqlx::query(
+                    let row = sqlx::query(
                         "UPDATE runs SET lease_expires_at = $3 \
-                         WHERE id = $1 AND attempt = $2 AND finished_at IS NULL",
+                         WHERE id = $1 AND attempt = $2 AND finished_at IS NULL RETURNING cancel_requested_at",
                     )
                     .bind(id)
                     .bind(attempt)
                     .bind(ts(expires))
-                    .execute(&self.pool)
+                    .fetch_optional(&self.pool)
                     .await?;
-                    Ok(done.rows_affected() == 1)
+                    Ok(match row {
+                        None => LeaseState::Lost,
+                        Some(row) if get_opt_ts(&row, "cancel_requested_at")?.is_some() => LeaseState::CancelRequested,
+                        Some(_) => LeaseState::Held,
+                    })
                 })
             }
 
@@ -545,42 +629,182 @@ macro_rules! sql_store {
                     if !FINAL_RUN_STATUSES.contains(&status) {
                         return Err(StoreError::Invalid(format!("`{status}` is not a final run status")));
                     }
+                    let mut tx = self.pool.begin().await?;
+                    let error = result.get("error").and_then(Value::as_str).map(str::to_string);
                     let done = sqlx::query(
                         "UPDATE runs SET status = $3, result = $4, finished_at = $5, lease_owner = NULL, \
-                         lease_expires_at = NULL WHERE id = $1 AND attempt = $2 AND finished_at IS NULL",
+                         lease_expires_at = NULL, error = COALESCE($6, error) \
+                         WHERE id = $1 AND attempt = $2 AND finished_at IS NULL",
                     )
                     .bind(id)
                     .bind(attempt)
                     .bind(status)
                     .bind(Json(&result))
                     .bind(ts(now()))
-                    .execute(&self.pool)
+                    .bind(&error)
+                    .execute(&mut *tx)
                     .await?;
-                    Ok(done.rows_affected() == 1)
+                    if done.rows_affected() != 1 {
+                        return Ok(false);
+                    }
+                    Self::append_event(&mut tx, id, "run.finished", finished_event(id, status, error.as_deref()))
+                        .await?;
+                    tx.commit().await?;
+                    Ok(true)
                 })
             }
 
             fn put_step_result<'a>(&'a self, run_id: &'a str, step: StepRow) -> StoreResult<'a, ()> {
                 Box::pin(async move {
-                    sqlx::query(
-                        "INSERT INTO step_results (run_id, path, attempt, phase, status, result, updated_at) \
-                         VALUES ($1, $2, $3, $4, $5, $6, $7) \
-                         ON CONFLICT (run_id, path, attempt) DO UPDATE SET phase = excluded.phase, \
-                         status = excluded.status, result = excluded.result, updated_at = excluded.updated_at",
+                    let mut tx = self.pool.begin().await?;
+                    Self::upsert_step(&mut tx, run_id, &step).await?;
+                    tx.commit().await?;
+                    Ok(())
+                })
+            }
+
+            fn record_step_events<'a>(&'a self, run_id: &'a str, events: Vec<StepEvent>) -> StoreResult<'a, ()> {
+                Box::pin(async move {
+                    let mut tx = self.pool.begin().await?;
+                    for event in &events {
+                        match event {
+                            StepEvent::Started { path, id, phase } => {
+                                let data = serde_json::json!({"run_id": run_id, "path": path, "id": id, "phase": phase});
+                                Self::append_event(&mut tx, run_id, "step.started", data).await?;
+                            }
+                            StepEvent::Finished(step) => {
+                                Self::upsert_step(&mut tx, run_id, step).await?;
+                                let data = serde_json::json!({
+                                    "run_id": run_id,
+                                    "path": step.path,
+                                    "attempt": step.attempt,
+                                    "phase": step.phase,
+                                    "status": step.status,
+                                    "result": step.result,
+                                });
+                                Self::append_event(&mut tx, run_id, "step.finished", data).await?;
+                            }
+                        }
+                    }
+                    tx.commit().await?;
+                    Ok(())
+                })
+            }
+
+            fn run_events<'a>(
+                &'a self,
+                run_id: &'a str,
+                after: i64,
+                limit: i64,
+            ) -> StoreResult<'a, Vec<RunEventRecord>> {
+                Box::pin(async move {
+                    let rows = sqlx::query(
+                        "SELECT seq, kind, data, at FROM run_events WHERE run_id = $1 AND seq > $2 \
+                         ORDER BY seq LIMIT $3",
                     )
                     .bind(run_id)
-                    .bind(&step.path)
-                    .bind(step.attempt)
-                    .bind(&step.phase)
-                    .bind(&step.status)
-                    .bind(Json(&step.result))
+                    .bind(after)
+                    .bind(limit.clamp(1, 10_000))
+                    .fetch_all(&self.pool)
+                    .await?;
+                    rows.iter()
+                        .map(|row| {
+                            Ok(RunEventRecord {
+                                seq: row.try_get("seq")?,
+                                kind: row.try_get("kind")?,
+                                data: row.try_get::<Json<Value>, _>("data")?.0,
+                                at: get_ts(row, "at")?,
+                            })
+                        })
+                        .collect()
+                })
+            }
+
+            fn request_cancel<'a>(&'a self, id: &'a str) -> StoreResult<'a, RunRecord> {
+                Box::pin(async move {
+                    let now = now();
+                    let mut tx = self.pool.begin().await?;
+                    let reason = "cancelled before a worker started it";
+                    let queued = sqlx::query(
+                        "UPDATE runs SET status = 'cancelled', finished_at = $2, cancel_requested_at = $2, \
+                         error = $3 WHERE id = $1 AND status = 'queued' AND finished_at IS NULL",
+                    )
+                    .bind(id)
+                    .bind(ts(now))
+                    .bind(reason)
+                    .execute(&mut *tx)
+                    .await?;
+                    if queued.rows_affected() == 1 {
+                        Self::append_event(&mut tx, id, "run.finished", finished_event(id, "cancelled", Some(reason)))
+                            .await?;
+                    } else {
+                        let running = sqlx::query(
+                            "UPDATE runs SET cancel_requested_at = COALESCE(cancel_requested_at, $2) \
+                             WHERE id = $1 AND finished_at IS NULL",
+                        )
+                        .bind(id)
+                        .bind(ts(now))
+                        .execute(&mut *tx)
+                        .await?;
+                        if running.rows_affected() == 0 {
+                            drop(tx);
+                            return Err(self.run_not_updated(id).await);
+                        }
+                    }
+                    tx.commit().await?;
+                    self.get_run(id).await
+                })
+            }
+
+            fn stale_runs(
+                &self,
+                enqueued_before: chrono::DateTime<chrono::Utc>,
+                limit: i64,
+            ) -> StoreResult<'_, Vec<String>> {
+                Box::pin(async move {
+                    let rows = sqlx::query(
+                        "SELECT id FROM runs WHERE finished_at IS NULL \
+                         AND ((status = 'queued' AND (enqueued_at IS NULL OR enqueued_at < $1)) \
+                              OR (status = 'running' AND lease_expires_at < $2)) \
+                         ORDER BY created_at LIMIT $3",
+                    )
+                    .bind(ts(enqueued_before))
                     .bind(ts(now()))
-                    .execute(&self.pool)
-                    .await
-                    .map_err(|e| match e {
-                        sqlx::Error::Database(db) if db.is_foreign_key_violation() => StoreError::NotFound,
-                        other => other.into(),
-                    })?;
+                    .bind(limit.max(1))
+                    .fetch_all(&self.pool)
+                    .await?;
+                    rows.iter().map(|row| Ok(row.try_get("id")?)).collect()
+                })
+            }
+
+            fn mark_enqueued<'a>(&'a self, ids: &'a [String]) -> StoreResult<'a, ()> {
+                Box::pin(async move {
+                    let now = now();
+                    let mut tx = self.pool.begin().await?;
+                    for id in ids {
+                        sqlx::query("UPDATE runs SET enqueued_at = $2 WHERE id = $1")
+                            .bind(id)
+                            .bind(ts(now))
+                            .execute(&mut *tx)
+                            .await?;
+                    }
+                    tx.commit().await?;
+                    Ok(())
+                })
+            }
+
+            fn run_counts(&self) -> StoreResult<'_, Vec<(String, i64)>> {
+                Box::pin(async move {
+                    let rows = sqlx::query("SELECT status, COUNT(*) AS n FROM runs GROUP BY status ORDER BY status")
+                        .fetch_all(&self.pool)
+                        .await?;
+                    rows.iter().map(|row| Ok((row.try_get("status")?, row.try_get("n")?))).collect()
+                })
+            }
+
+            fn ping(&self) -> StoreResult<'_, ()> {
+                Box::pin(async move {
+                    sqlx::query("SELECT 1").execute(&self.pool).await?;
                     Ok(())
                 })
             }

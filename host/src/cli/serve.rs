@@ -1,0 +1,104 @@
+//! `testmesh serve`: the server — REST API, embedded workers, reconciler — on the embedded default
+//! (SQLite + in-process queue) unless `DATABASE_URL` / `REDIS_URL` name the distributed set-up.
+
+use crate::server::{self, ServerConfig};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Options of `testmesh serve`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct ServeArgs {
+    /// Address to listen on; `0.0.0.0:7070` to accept other machines.
+    #[arg(long, env = "TESTMESH_LISTEN", default_value = "127.0.0.1:7070")]
+    listen: SocketAddr,
+    /// Where the SQLite database and precompiled plugins live (default: the data directory,
+    /// `$TESTMESH_DATA_DIR` or `~/.local/share/testmesh`).
+    #[arg(long, env = "TESTMESH_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+    /// PostgreSQL (`postgres://…`) instead of the SQLite file.
+    #[arg(long, env = "DATABASE_URL")]
+    database_url: Option<String>,
+    /// Redis Streams (`redis://…`) instead of the in-process queue, so that `testmesh worker`
+    /// processes share the runs.
+    #[arg(long, env = "REDIS_URL")]
+    redis_url: Option<String>,
+    /// Runs the embedded workers execute at once; 0 makes this an API-only node.
+    #[arg(long, default_value_t = 8)]
+    workers: usize,
+    /// A capability of the built-in plugins (repeatable); default: any HTTP host, SQL and Redis.
+    #[arg(long = "builtin-grant", value_name = "GRANT")]
+    builtin_grants: Vec<String>,
+    /// Largest plugin upload, in MiB.
+    #[arg(long, default_value_t = 64)]
+    max_plugin_mib: usize,
+    /// Log lines as JSON (for log collectors) instead of text.
+    #[arg(long)]
+    log_json: bool,
+}
+
+impl ServeArgs {
+    /// Whether logs are JSON.
+    pub(crate) fn log_json(&self) -> bool {
+        self.log_json
+    }
+}
+
+pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
+    let mut config = ServerConfig::new(args.data_dir.unwrap_or_else(super::data_dir));
+    config.listen = args.listen;
+    config.database_url = args.database_url.filter(|u| !u.is_empty());
+    config.redis_url = args.redis_url.filter(|u| !u.is_empty());
+    config.workers = args.workers;
+    if !args.builtin_grants.is_empty() {
+        config.builtin_grants = args.builtin_grants;
+    }
+    config.api.max_plugin_bytes = args.max_plugin_mib.saturating_mul(1 << 20);
+    let running = server::start(config.clone()).await?;
+    let url = format!("http://{}", running.addr);
+    println!(
+        "testmesh serve: listening on {url} ({} database, {} queue, {} workers)",
+        running.backend, running.queue, config.workers
+    );
+    if let Some(key) = &running.first_admin_key {
+        println!();
+        println!("First start: an admin API key was made. It is shown this once; keep it:");
+        println!();
+        println!("    {key}");
+        println!();
+        println!("    export TESTMESH_URL={url}");
+        println!("    export TESTMESH_API_KEY={key}");
+        println!();
+    }
+    let stop = running.shutdown_token();
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        tracing::info!("stopping: finishing the runs in progress");
+        stop.cancel();
+    });
+    running.wait().await;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(term) => term,
+            Err(_) => {
+                let _ = ctrl_c.await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}
