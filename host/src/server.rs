@@ -28,10 +28,15 @@ pub struct ServerConfig {
     pub listen: SocketAddr,
     /// Where the SQLite database and the precompiled plugins live.
     pub data_dir: PathBuf,
+    /// Where precompiled plugins are kept (default `<data_dir>/cache/components`).
+    pub cache_dir: Option<PathBuf>,
     /// `postgres://…` for the distributed set-up; default a SQLite file in `data_dir`.
     pub database_url: Option<String>,
     /// `redis://…` for the distributed set-up; default the in-process queue.
     pub redis_url: Option<String>,
+    /// The Redis stream of jobs (default `testmesh:jobs`): servers and workers of one deployment
+    /// share it.
+    pub redis_stream: Option<String>,
     /// How many runs the embedded workers execute at once; 0 for an API-only node.
     pub workers: usize,
     /// The capabilities of the built-in plugins.
@@ -53,8 +58,10 @@ impl ServerConfig {
         ServerConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], 7070)),
             data_dir,
+            cache_dir: None,
             database_url: None,
             redis_url: None,
+            redis_stream: None,
             workers: 8,
             builtin_grants: Grants::local_development().to_strings(),
             api: ApiConfig::default(),
@@ -119,13 +126,16 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
         Some(url) => {
             let mut redis = RedisQueueConfig::new(url);
             redis.consumer = config.worker.owner.clone();
+            if let Some(stream) = &config.redis_stream {
+                redis.stream = stream.clone();
+            }
             (Arc::new(RedisQueue::connect(redis).await.context("cannot connect to Redis")?), "redis")
         }
         None => (Arc::new(MemoryQueue::new()), "in-process"),
     };
     let metrics = Arc::new(Metrics::new());
     let sandbox = Sandbox::new(SandboxConfig {
-        cache_dir: Some(config.data_dir.join("cache").join("components")),
+        cache_dir: Some(config.cache_dir.clone().unwrap_or_else(|| config.data_dir.join("cache").join("components"))),
         ..SandboxConfig::default()
     })?;
     sandbox.observe_calls(metrics.clone());
@@ -197,7 +207,8 @@ async fn first_admin_key(store: &dyn Store) -> anyhow::Result<Option<String>> {
     if store.count_api_keys().await? > 0 {
         return Ok(None);
     }
-    let key = NewKey { role: Role::Admin, description: "first admin key, made by testmesh serve".into(), expires_at: None };
+    let key =
+        NewKey { role: Role::Admin, description: "first admin key, made by testmesh serve".into(), expires_at: None };
     let (record, plaintext) = store.create_api_key(key).await?;
     tracing::info!(key_id = %record.id, "made the first admin key");
     Ok(Some(plaintext))
@@ -223,7 +234,8 @@ impl Reconciler {
                 _ = tokio::time::sleep(self.every) => {}
                 _ = shutdown.cancelled() => return,
             }
-            let threshold = chrono::Duration::from_std(self.every * 2).unwrap_or_else(|_| chrono::Duration::seconds(60));
+            let threshold =
+                chrono::Duration::from_std(self.every * 2).unwrap_or_else(|_| chrono::Duration::seconds(60));
             self.pass(chrono::Utc::now() - threshold).await;
         }
     }

@@ -465,11 +465,19 @@ async fn case_claims_are_fenced_by_attempt(store: &dyn Store) {
     let long = StdDuration::from_secs(60);
     assert_eq!(store.claim_run(&run.id, "w1", long).await.expect("claim"), Some(1));
     assert_eq!(store.claim_run(&run.id, "w2", long).await.expect("claim"), None, "w1 holds the lease");
-    assert_eq!(store.renew_run_lease(&run.id, 1, StdDuration::ZERO).await.expect("renew"), LeaseState::Held, "w1 lets it lapse");
+    assert_eq!(
+        store.renew_run_lease(&run.id, 1, StdDuration::ZERO).await.expect("renew"),
+        LeaseState::Held,
+        "w1 lets it lapse"
+    );
     tokio::time::sleep(StdDuration::from_millis(5)).await;
     // w1 stopped renewing: w2 takes the run over with a new fencing token.
     assert_eq!(store.claim_run(&run.id, "w2", long).await.expect("claim"), Some(2));
-    assert_eq!(store.renew_run_lease(&run.id, 1, long).await.expect("renew"), LeaseState::Lost, "a stale worker cannot renew");
+    assert_eq!(
+        store.renew_run_lease(&run.id, 1, long).await.expect("renew"),
+        LeaseState::Lost,
+        "a stale worker cannot renew"
+    );
     let stale = store.finish_claimed_run(&run.id, 1, "passed", json!({"by": "w1"})).await.expect("finish");
     assert!(!stale, "a stale worker's result is not written");
     assert!(store.finish_claimed_run(&run.id, 2, "failed", json!({"by": "w2"})).await.expect("finish"));
@@ -520,8 +528,12 @@ async fn case_cancel_requests(store: &dyn Store) {
 
     let running = store.create_run(NewRun { flow_name: "r".into(), vars: json!({}), ..Default::default() }).await;
     let running = running.expect("run");
-    let attempt = store.claim_run(&running.id, "w1", StdDuration::from_secs(60)).await.expect("claim").expect("claimed");
-    assert_eq!(store.renew_run_lease(&running.id, attempt, StdDuration::from_secs(60)).await.expect("renew"), LeaseState::Held);
+    let attempt =
+        store.claim_run(&running.id, "w1", StdDuration::from_secs(60)).await.expect("claim").expect("claimed");
+    assert_eq!(
+        store.renew_run_lease(&running.id, attempt, StdDuration::from_secs(60)).await.expect("renew"),
+        LeaseState::Held
+    );
     let marked = store.request_cancel(&running.id).await.expect("cancel running");
     assert_eq!(marked.status, "running", "the worker ends it");
     assert!(marked.cancel_requested_at.is_some());
@@ -596,7 +608,12 @@ async fn case_plugins_by_version_and_digest(store: &dyn Store) {
 async fn case_inline_runs_keep_their_source(store: &dyn Store) {
     let source = "name: inline\nsteps:\n  - { action: log, config: { message: hi } }\n";
     let run = store
-        .create_run(NewRun { flow_name: "inline".into(), vars: json!({}), source: Some(source.into()), ..Default::default() })
+        .create_run(NewRun {
+            flow_name: "inline".into(),
+            vars: json!({}),
+            source: Some(source.into()),
+            ..Default::default()
+        })
         .await
         .expect("run");
     assert_eq!(store.get_run(&run.id).await.expect("get").source.as_deref(), Some(source));

@@ -129,12 +129,15 @@ pub(crate) async fn create_environment(
     check_name(&body.name)?;
     check_secret_names(&body.secrets)?;
     match state.store.get_environment(&body.name).await {
-        Ok(_) => return Err(ApiError::conflict(format!("an environment named `{}` exists; PUT replaces it", body.name))),
+        Ok(_) => {
+            return Err(ApiError::conflict(format!("an environment named `{}` exists; PUT replaces it", body.name)));
+        }
         Err(StoreError::NotFound) => {}
         Err(other) => return Err(other.into()),
     }
     let record = state.store.put_environment(&body.name, body.vars, body.secrets).await?;
-    audit(&state, &caller, "environment.create", &record.name, serde_json::json!({"secrets": record.secret_names})).await;
+    audit(&state, &caller, "environment.create", &record.name, serde_json::json!({"secrets": record.secret_names}))
+        .await;
     let mut response = (StatusCode::CREATED, axum::Json(EnvironmentView::from(record.clone()))).into_response();
     if let Ok(location) = HeaderValue::from_str(&format!("/api/v1/environments/{}", record.name)) {
         response.headers_mut().insert(header::LOCATION, location);
@@ -178,7 +181,8 @@ pub(crate) async fn put_environment(
         },
     };
     let record = state.store.put_environment(&name, body.vars, secrets).await?;
-    audit(&state, &caller, "environment.update", &record.name, serde_json::json!({"secrets": record.secret_names})).await;
+    audit(&state, &caller, "environment.update", &record.name, serde_json::json!({"secrets": record.secret_names}))
+        .await;
     Ok(axum::Json(EnvironmentView::from(record)))
 }
 

@@ -209,13 +209,8 @@ pub(crate) async fn validate_flow(
     FlowDocument(text): FlowDocument,
 ) -> ApiResult<axum::Json<ValidationReport>> {
     let checked = validation::check(&state, &text, "flow").await?;
-    let warnings = checked
-        .diagnostics
-        .0
-        .iter()
-        .filter(|d| !d.is_error())
-        .map(|d| FieldError::from_diagnostic(d, &text))
-        .collect();
+    let warnings =
+        checked.diagnostics.0.iter().filter(|d| !d.is_error()).map(|d| FieldError::from_diagnostic(d, &text)).collect();
     Ok(axum::Json(ValidationReport {
         valid: checked.flow.is_some(),
         name: checked.flow.as_ref().map(|f| f.name.clone()),
@@ -352,20 +347,17 @@ pub(crate) async fn get_version(
     State(state): State<Arc<ApiState>>,
     Path((id, version)): Path<(String, i64)>,
 ) -> ApiResult<axum::Json<FlowVersionView>> {
-    let stored = state
-        .store
-        .flow_version(&id, version)
-        .await
-        .map_err(|e| match e {
-            crate::storage::StoreError::NotFound => ApiError::not_found(format!("flow {id} has no version {version}")),
-            other => other.into(),
-        })?;
+    let stored = state.store.flow_version(&id, version).await.map_err(|e| match e {
+        crate::storage::StoreError::NotFound => ApiError::not_found(format!("flow {id} has no version {version}")),
+        other => other.into(),
+    })?;
     Ok(axum::Json(FlowVersionView::from(stored)))
 }
 
 /// The live flow `key` names: its id (`flw_…`) or its name.
 pub(super) async fn resolve(state: &ApiState, key: &str) -> ApiResult<FlowRecord> {
-    let found = if key.starts_with("flw_") { state.store.get_flow(key).await } else { state.store.get_flow_by_name(key).await };
+    let found =
+        if key.starts_with("flw_") { state.store.get_flow(key).await } else { state.store.get_flow_by_name(key).await };
     found.map_err(|e| not_found(e, key))
 }
 

@@ -135,7 +135,14 @@ pub struct AuditView {
 
 impl From<AuditRecord> for AuditView {
     fn from(r: AuditRecord) -> Self {
-        AuditView { seq: r.seq, at: r.at, actor_key_id: r.actor_key_id, action: r.action, target: r.target, detail: r.detail }
+        AuditView {
+            seq: r.seq,
+            at: r.at,
+            actor_key_id: r.actor_key_id,
+            action: r.action,
+            target: r.target,
+            detail: r.detail,
+        }
     }
 }
 

@@ -7,8 +7,8 @@
 //! in-process signals of embedded workers; it never runs flows itself.
 
 pub mod auth;
-pub mod error;
 mod environments;
+pub mod error;
 pub mod extract;
 mod flows;
 mod keys;
@@ -74,7 +74,13 @@ pub struct ApiState {
 }
 
 /// Records what a caller did in the audit log; a failure to record is logged, not fatal.
-pub(crate) async fn audit(state: &ApiState, caller: &auth::Caller, action: &str, target: &str, detail: serde_json::Value) {
+pub(crate) async fn audit(
+    state: &ApiState,
+    caller: &auth::Caller,
+    action: &str,
+    target: &str,
+    detail: serde_json::Value,
+) {
     let entry = crate::storage::AuditEntry {
         actor_key_id: Some(caller.key_id.clone()),
         action: action.to_string(),

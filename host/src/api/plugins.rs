@@ -165,7 +165,10 @@ fn builtin_view(plugin: &Plugin, state: &ApiState, size: usize) -> PluginView {
 }
 
 fn string_list(value: Option<&Value>) -> Vec<String> {
-    value.and_then(Value::as_array).map(|items| items.iter().filter_map(Value::as_str).map(str::to_string).collect()).unwrap_or_default()
+    value
+        .and_then(Value::as_array)
+        .map(|items| items.iter().filter_map(Value::as_str).map(str::to_string).collect())
+        .unwrap_or_default()
 }
 
 /// The capabilities a descriptor asks for, each marked granted or not.
@@ -213,10 +216,7 @@ async fn installed_views(state: &ApiState) -> ApiResult<Vec<PluginView>> {
         .into_iter()
         .map(|r| (r.name.clone(), r.version.clone()))
         .collect();
-    Ok(installed
-        .iter()
-        .map(|r| view_of(r, serving.iter().any(|(n, v)| *n == r.name && *v == r.version)))
-        .collect())
+    Ok(installed.iter().map(|r| view_of(r, serving.iter().any(|(n, v)| *n == r.name && *v == r.version))).collect())
 }
 
 /// The component and the install parameters of an upload: `application/wasm` (or
@@ -257,7 +257,11 @@ async fn read_upload(request: Request, params: InstallParams) -> ApiResult<(Byte
                         grants.extend(split_grants(&text));
                     }
                     "sha256" => sha256 = Some(field.text().await.map_err(|r| too_large(r.status(), r.body_text()))?),
-                    other => return Err(ApiError::bad_request(format!("unknown form part `{other}` (expected component, grants, sha256)"))),
+                    other => {
+                        return Err(ApiError::bad_request(format!(
+                            "unknown form part `{other}` (expected component, grants, sha256)"
+                        )));
+                    }
                 }
             }
             let component = component.ok_or_else(|| ApiError::bad_request("the form has no `component` part"))?;
@@ -396,8 +400,10 @@ pub(crate) async fn get_plugin(
     State(state): State<Arc<ApiState>>,
     Path((name, version)): Path<(String, String)>,
 ) -> ApiResult<axum::Json<PluginView>> {
-    if let Some(builtin) =
-        builtin_views(&state).await?.into_iter().find(|v| (v.name == name || v.aliases.contains(&name)) && v.version == version)
+    if let Some(builtin) = builtin_views(&state)
+        .await?
+        .into_iter()
+        .find(|v| (v.name == name || v.aliases.contains(&name)) && v.version == version)
     {
         return Ok(axum::Json(builtin));
     }
@@ -430,7 +436,14 @@ pub(crate) async fn patch_plugin(
     let patch = PluginPatch { grants, enabled: change.enabled };
     state.store.update_plugin(&name, &version, patch).await.map_err(|e| not_found(e, &name, &version))?;
     state.catalog.invalidate().await;
-    audit(&state, &caller, "plugin.update", &format!("{name}@{version}"), serde_json::json!({"grants": change.grants, "enabled": change.enabled})).await;
+    audit(
+        &state,
+        &caller,
+        "plugin.update",
+        &format!("{name}@{version}"),
+        serde_json::json!({"grants": change.grants, "enabled": change.enabled}),
+    )
+    .await;
     installed_views(&state)
         .await?
         .into_iter()
@@ -464,7 +477,14 @@ pub(crate) async fn delete_plugin(
     }
     state.store.delete_plugin(&name, &version).await.map_err(|e| not_found(e, &name, &version))?;
     state.catalog.invalidate().await;
-    audit(&state, &caller, "plugin.delete", &format!("{name}@{version}"), serde_json::json!({"force": params.force.unwrap_or(false)})).await;
+    audit(
+        &state,
+        &caller,
+        "plugin.delete",
+        &format!("{name}@{version}"),
+        serde_json::json!({"force": params.force.unwrap_or(false)}),
+    )
+    .await;
     Ok(StatusCode::NO_CONTENT)
 }
 

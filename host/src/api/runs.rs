@@ -243,7 +243,11 @@ impl<T: serde::de::DeserializeOwned + Default, S: Send + Sync> FromRequest<S> fo
         let is_json = media_type(req.headers()).is_none_or(|media| media == "application/json");
         let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
             let status = rejection.status();
-            ApiError::new(status, if status == StatusCode::PAYLOAD_TOO_LARGE { "too-large" } else { "bad-request" }, rejection.body_text())
+            ApiError::new(
+                status,
+                if status == StatusCode::PAYLOAD_TOO_LARGE { "too-large" } else { "bad-request" },
+                rejection.body_text(),
+            )
         })?;
         if bytes.iter().all(u8::is_ascii_whitespace) {
             return Ok(OptionalJson(T::default()));
@@ -330,13 +334,19 @@ pub(crate) async fn start_inline_run(
     let media = media_type(request.headers()).unwrap_or_default();
     let bytes = Bytes::from_request(request, &()).await.map_err(|rejection| {
         let status = rejection.status();
-        ApiError::new(status, if status == StatusCode::PAYLOAD_TOO_LARGE { "too-large" } else { "bad-request" }, rejection.body_text())
+        ApiError::new(
+            status,
+            if status == StatusCode::PAYLOAD_TOO_LARGE { "too-large" } else { "bad-request" },
+            rejection.body_text(),
+        )
     })?;
     let inline = if media == "application/json" {
-        serde_json::from_slice::<InlineRun>(&bytes)
-            .map_err(|e| ApiError::bad_request(format!("expected {{\"flow\": …, \"vars\": {{…}}, \"environment\": …}}: {e}")))?
+        serde_json::from_slice::<InlineRun>(&bytes).map_err(|e| {
+            ApiError::bad_request(format!("expected {{\"flow\": …, \"vars\": {{…}}, \"environment\": …}}: {e}"))
+        })?
     } else if is_flow_media_type(&media) {
-        let text = String::from_utf8(bytes.to_vec()).map_err(|_| ApiError::bad_request("the flow document is not UTF-8"))?;
+        let text =
+            String::from_utf8(bytes.to_vec()).map_err(|_| ApiError::bad_request("the flow document is not UTF-8"))?;
         InlineRun { flow: Value::String(text), vars: Map::new(), environment: None }
     } else {
         return Err(ApiError::new(
@@ -378,7 +388,8 @@ pub(crate) async fn list_runs(
     Query(params): Query<RunListParams>,
 ) -> ApiResult<axum::Json<Page<RunListItem>>> {
     let limit = PageParams { limit: params.limit, cursor: None }.limit()?;
-    let filter = RunFilter { flow_id: params.flow_id, status: params.status, since: params.since, limit, cursor: params.cursor };
+    let filter =
+        RunFilter { flow_id: params.flow_id, status: params.status, since: params.since, limit, cursor: params.cursor };
     let page = state.store.list_runs(filter).await?;
     Ok(axum::Json(Page::of(page, RunListItem::from)))
 }
@@ -525,10 +536,19 @@ impl EventStream {
                     self.buffered.extend(records);
                 }
                 Ok(_) => {
-                    // Nothing new: a run that has finished has nothing more to say (the client
-                    // resumed after its last event).
+                    // Nothing new. A run that has finished has nothing more to say (the client
+                    // resumed after its last event) — once a last read finds nothing either: the
+                    // run may have finished between the two reads.
                     match self.state.store.get_run(&self.run_id).await {
-                        Ok(run) if is_final(&run.status) => return None,
+                        Ok(run) if is_final(&run.status) => {
+                            match self.state.store.run_events(&self.run_id, self.after, 500).await {
+                                Ok(records) if !records.is_empty() => {
+                                    self.after = records.last().map_or(self.after, |r| r.seq);
+                                    self.buffered.extend(records);
+                                }
+                                _ => return None,
+                            }
+                        }
                         Ok(_) => self.subscription.wait(self.state.config.poll_interval).await,
                         Err(_) => return None,
                     }
@@ -546,10 +566,9 @@ impl EventStream {
 fn wait_duration(state: &ApiState, params: &WaitParams) -> ApiResult<Option<Duration>> {
     match params.wait {
         None | Some(0) => Ok(None),
-        Some(seconds) if Duration::from_secs(seconds) > state.config.max_wait => Err(ApiError::bad_request(format!(
-            "`wait` is at most {} seconds",
-            state.config.max_wait.as_secs()
-        ))),
+        Some(seconds) if Duration::from_secs(seconds) > state.config.max_wait => {
+            Err(ApiError::bad_request(format!("`wait` is at most {} seconds", state.config.max_wait.as_secs())))
+        }
         Some(seconds) => Ok(Some(Duration::from_secs(seconds))),
     }
 }
@@ -632,7 +651,8 @@ async fn run_view(state: &ApiState, run: RunRecord) -> ApiResult<RunView> {
     let result = run.result.as_ref();
     let outputs = result.and_then(|r| r.get("outputs")).and_then(Value::as_object).cloned().unwrap_or_default();
     let duration_ms = result.and_then(|r| r.get("duration_ms")).and_then(Value::as_f64);
-    let error = run.error.clone().or_else(|| result.and_then(|r| r.get("error")).and_then(Value::as_str).map(str::to_string));
+    let error =
+        run.error.clone().or_else(|| result.and_then(|r| r.get("error")).and_then(Value::as_str).map(str::to_string));
     Ok(RunView {
         id: run.id,
         flow_id: run.flow_id,

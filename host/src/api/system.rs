@@ -59,7 +59,9 @@ pub(crate) async fn health() -> axum::Json<Health> {
         (status = 503, description = "The database or the queue does not answer", body = Problem,
             content_type = "application/problem+json"),
     ))]
-pub(crate) async fn ready(axum::extract::State(state): axum::extract::State<Arc<ApiState>>) -> ApiResult<axum::Json<Ready>> {
+pub(crate) async fn ready(
+    axum::extract::State(state): axum::extract::State<Arc<ApiState>>,
+) -> ApiResult<axum::Json<Ready>> {
     if let Err(e) = state.store.ping().await {
         tracing::warn!("readiness: database: {e}");
         return Err(ApiError::unavailable("the database does not answer"));

@@ -16,6 +16,9 @@ pub(crate) struct ServeArgs {
     /// `$TESTMESH_DATA_DIR` or `~/.local/share/testmesh`).
     #[arg(long, env = "TESTMESH_DATA_DIR")]
     data_dir: Option<PathBuf>,
+    /// Where precompiled plugins are kept (default: `cache/components` in the data directory).
+    #[arg(long, env = "TESTMESH_CACHE_DIR")]
+    cache_dir: Option<PathBuf>,
     /// PostgreSQL (`postgres://…`) instead of the SQLite file.
     #[arg(long, env = "DATABASE_URL")]
     database_url: Option<String>,
@@ -23,6 +26,9 @@ pub(crate) struct ServeArgs {
     /// processes share the runs.
     #[arg(long, env = "REDIS_URL")]
     redis_url: Option<String>,
+    /// The Redis stream of jobs, shared by the servers and workers of one deployment.
+    #[arg(long, env = "TESTMESH_REDIS_STREAM")]
+    redis_stream: Option<String>,
     /// Runs the embedded workers execute at once; 0 makes this an API-only node.
     #[arg(long, default_value_t = 8)]
     workers: usize,
@@ -47,8 +53,10 @@ impl ServeArgs {
 pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let mut config = ServerConfig::new(args.data_dir.unwrap_or_else(super::data_dir));
     config.listen = args.listen;
+    config.cache_dir = args.cache_dir;
     config.database_url = args.database_url.filter(|u| !u.is_empty());
     config.redis_url = args.redis_url.filter(|u| !u.is_empty());
+    config.redis_stream = args.redis_stream;
     config.workers = args.workers;
     if !args.builtin_grants.is_empty() {
         config.builtin_grants = args.builtin_grants;

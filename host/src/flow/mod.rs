@@ -85,7 +85,8 @@ pub fn path_at(text: &str, line: u32, column: u32) -> Option<String> {
                 node = value;
             }
             source::Node::Sequence(sequence) => {
-                let Some((index, item)) = sequence.items.iter().enumerate().rev().find(|(_, item)| item.span() <= target)
+                let Some((index, item)) =
+                    sequence.items.iter().enumerate().rev().find(|(_, item)| item.span() <= target)
                 else {
                     return Some(path);
                 };

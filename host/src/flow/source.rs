@@ -236,6 +236,13 @@ pub(crate) fn load(text: &str, source: &Source) -> Result<Node, Diagnostic> {
         |span: Span, message: String, help: Option<String>| source.diagnostic(Severity::Error, span, message, help);
     // A byte-order mark is invisible in editors; dropping it keeps the columns of line 1 as seen.
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    if let Some((line, column)) = too_deep(text) {
+        return Err(error(
+            Span::new(line, column),
+            format!("the document nests deeper than {MAX_NESTING} levels here"),
+            Some("a flow needs a handful of levels; flatten the data or load it with a step".into()),
+        ));
+    }
     if let Some(line) = second_document(text) {
         return Err(error(
             Span::new(line, 1),
@@ -257,6 +264,67 @@ pub(crate) fn load(text: &str, source: &Source) -> Result<Node, Diagnostic> {
         Ok(node) => Ok(convert(&node)),
         Err(load_error) => Err(load_diagnostic(load_error, source)),
     }
+}
+
+/// How deeply collections may nest in a flow document. Parsing and converting a tree is recursive:
+/// a bound keeps a hostile document (`[[[[…` a hundred thousand times) from overflowing the stack of
+/// the process that reads it — a server, too.
+const MAX_NESTING: usize = 64;
+
+/// Where a document first nests deeper than [`MAX_NESTING`] — counting flow collections (`[`, `{`,
+/// outside quotes and comments) and block levels (indentation, and `- ` items opening on one line)
+/// — as a 1-based line and column. An over-estimate is harmless at this bound.
+fn too_deep(text: &str) -> Option<(u32, u32)> {
+    let mut indents: Vec<usize> = Vec::new();
+    let mut flow = 0usize;
+    for (index, line) in text.lines().enumerate() {
+        let position = |column: usize| (to_u32(index + 1), to_u32(column + 1));
+        let content = line.trim_start_matches(' ');
+        if flow == 0 && !content.is_empty() && !content.starts_with('#') {
+            let indent = line.len() - content.len();
+            while indents.last().is_some_and(|&top| top >= indent) {
+                indents.pop();
+            }
+            indents.push(indent);
+            // `- - - x` opens a sequence per dash on one line.
+            let dashes = content.split_inclusive(' ').take_while(|part| part.trim() == "-").count();
+            if indents.len() + dashes > MAX_NESTING {
+                return Some(position(indent));
+            }
+        }
+        let (mut single, mut double, mut escaped) = (false, false, false);
+        let mut previous = ' ';
+        for (column, c) in line.chars().enumerate() {
+            if double {
+                match c {
+                    _ if escaped => escaped = false,
+                    '\\' => escaped = true,
+                    '"' => double = false,
+                    _ => {}
+                }
+            } else if single {
+                if c == '\'' {
+                    single = false;
+                }
+            } else {
+                match c {
+                    '#' if previous.is_whitespace() => break,
+                    '"' => double = true,
+                    '\'' if previous.is_whitespace() || matches!(previous, '[' | '{' | ',' | ':') => single = true,
+                    '[' | '{' => {
+                        flow += 1;
+                        if flow + indents.len() > MAX_NESTING {
+                            return Some(position(column));
+                        }
+                    }
+                    ']' | '}' => flow = flow.saturating_sub(1),
+                    _ => {}
+                }
+            }
+            previous = c;
+        }
+    }
+    None
 }
 
 /// The line of a `---` that starts a second document, if any: marked-yaml reads the first document

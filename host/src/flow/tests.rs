@@ -680,3 +680,24 @@ fn paths_at_positions_name_the_node() {
     assert_eq!(super::path_at(text, 4, 13).as_deref(), Some("steps[0].action"));
     assert_eq!(super::path_at("a: [", 1, 1), None);
 }
+
+#[test]
+fn hostile_nesting_is_refused_before_parsing() {
+    let deep = format!("name: deep\nsteps: {}{}\n", "[".repeat(100_000), "]".repeat(100_000));
+    let errors = super::parse_flow(&deep, "deep.yaml").unwrap_err();
+    assert!(errors.to_string().contains("nests deeper than 64 levels"), "{errors}");
+    assert_eq!((errors.0[0].line, errors.0[0].column), (2, 71));
+    let mut block = String::from("name: deep\nsteps:\n  - id: a\n    action: log\n    config:\n");
+    for depth in 0..100 {
+        block.push_str(&" ".repeat(6 + depth));
+        block.push_str("k:\n");
+    }
+    assert!(super::parse_flow(&block, "deep.yaml").unwrap_err().to_string().contains("nests deeper"));
+    // Brackets in strings and comments do not count.
+    let fine = format!(
+        "name: ok # {}\nsteps:\n  - {{ action: log, config: {{ message: \"{}\" }} }}\n",
+        "[".repeat(100),
+        "{".repeat(100)
+    );
+    assert!(super::parse_flow(&fine, "ok.yaml").is_ok());
+}

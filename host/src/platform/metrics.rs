@@ -53,7 +53,11 @@ impl Metrics {
         let runs = Family::<Labels, Gauge>::default();
         let queue_depth = Gauge::default();
         let in_progress = Gauge::default();
-        registry.register("http_requests", "HTTP requests answered, by method, route and status", http_requests.clone());
+        registry.register(
+            "http_requests",
+            "HTTP requests answered, by method, route and status",
+            http_requests.clone(),
+        );
         registry.register("http_request_duration_seconds", "HTTP request latency, by route", http_duration.clone());
         registry.register("runs_finished", "Runs this process finished, by status", runs_finished.clone());
         registry.register("run_duration_seconds", "Duration of runs this process finished", run_duration.clone());
@@ -84,7 +88,9 @@ impl Metrics {
             ("status".to_string(), status.to_string()),
         ];
         self.http_requests.get_or_create(&labels).inc();
-        self.http_duration.get_or_create(&vec![("route".to_string(), route.to_string())]).observe(elapsed.as_secs_f64());
+        self.http_duration
+            .get_or_create(&vec![("route".to_string(), route.to_string())])
+            .observe(elapsed.as_secs_f64());
     }
 
     /// A step finished in a run this process executes.
@@ -123,7 +129,9 @@ impl Metrics {
 
 impl CallObserver for Metrics {
     fn call_finished(&self, plugin: &str, duration: Duration, _ok: bool) {
-        self.plugin_calls.get_or_create(&vec![("plugin".to_string(), plugin.to_string())]).observe(duration.as_secs_f64());
+        self.plugin_calls
+            .get_or_create(&vec![("plugin".to_string(), plugin.to_string())])
+            .observe(duration.as_secs_f64());
     }
 }
 
@@ -140,7 +148,10 @@ mod tests {
         assert!(text.contains("testmesh_queue_depth 3"), "{text}");
         assert!(text.contains("testmesh_runs{status=\"passed\"} 7"), "{text}");
         assert!(text.contains("testmesh_runs_in_progress 1"), "{text}");
-        assert!(text.contains("testmesh_http_requests_total{method=\"GET\",route=\"/api/v1/flows\",status=\"200\"} 1"), "{text}");
+        assert!(
+            text.contains("testmesh_http_requests_total{method=\"GET\",route=\"/api/v1/flows\",status=\"200\"} 1"),
+            "{text}"
+        );
         assert!(text.contains("testmesh_plugin_call_duration_seconds_count{plugin=\"http_request\"} 1"), "{text}");
     }
 }

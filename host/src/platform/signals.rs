@@ -39,7 +39,8 @@ impl RunSignals {
     /// Starts watching `run_id`. Subscribe before reading storage, then wait: a notification
     /// between the read and the wait is not lost.
     pub fn subscribe(self: &Arc<Self>, run_id: &str) -> Subscription {
-        let receiver = lock(&self.watchers).entry(run_id.to_string()).or_insert_with(|| watch::channel(0).0).subscribe();
+        let receiver =
+            lock(&self.watchers).entry(run_id.to_string()).or_insert_with(|| watch::channel(0).0).subscribe();
         Subscription { signals: self.clone(), run_id: run_id.to_string(), receiver }
     }
 

@@ -43,9 +43,10 @@ impl StoredFlows {
                                 next.extend(references(&parsed));
                                 Ok(LoadedFlow { flow: Arc::new(parsed), origin })
                             }
-                            Err(diagnostics) => {
-                                Err(format!("flow `{reference}` (stored, version {}) is invalid:\n{diagnostics}", record.version))
-                            }
+                            Err(diagnostics) => Err(format!(
+                                "flow `{reference}` (stored, version {}) is invalid:\n{diagnostics}",
+                                record.version
+                            )),
                         }
                     }
                     Err(StoreError::NotFound) => Err(format!("no stored flow is named `{reference}`")),
@@ -86,7 +87,9 @@ fn references(flow: &Flow) -> Vec<String> {
             StepKind::RunFlow { .. } | StepKind::Action { .. } => {}
             StepKind::ForEach { steps, .. } => steps.iter().for_each(|s| walk(s, out)),
             StepKind::Parallel { branches, .. } => branches.iter().flatten().for_each(|s| walk(s, out)),
-            StepKind::If { then_steps, else_steps, .. } => then_steps.iter().chain(else_steps).for_each(|s| walk(s, out)),
+            StepKind::If { then_steps, else_steps, .. } => {
+                then_steps.iter().chain(else_steps).for_each(|s| walk(s, out))
+            }
         }
     }
     let mut out = Vec::new();

@@ -28,8 +28,8 @@ mod scope;
 pub use check::{check_configs, check_plugins, check_sub_flows, plugin_references};
 pub use events::{EventSink, NoEvents, RunEvent};
 pub use loader::{FileLoader, FlowLoader, LoadedFlow, NoLoader, parse_env_file};
-pub use registry::{Registry, RegistryError, Resolved};
 pub(crate) use registry::version_matches;
+pub use registry::{Registry, RegistryError, Resolved};
 pub use result::{AssertionResult, Phase, RunResult, RunStatus, StepCounts, StepResult, StepStatus};
 
 use crate::flow::Flow;

@@ -131,8 +131,12 @@ pub trait Store: PluginStore + Send + Sync {
     /// Extends the lease of execution `attempt` of a run, and tells whether someone asked to
     /// cancel it; [`LeaseState::Lost`] when that execution lost the run (it was reclaimed, or
     /// finished).
-    fn renew_run_lease<'a>(&'a self, id: &'a str, attempt: i64, lease: std::time::Duration)
-    -> StoreResult<'a, LeaseState>;
+    fn renew_run_lease<'a>(
+        &'a self,
+        id: &'a str,
+        attempt: i64,
+        lease: std::time::Duration,
+    ) -> StoreResult<'a, LeaseState>;
     /// Ends execution `attempt` of a run with a final `status` and its result; `false` when that
     /// execution no longer owns the run (a stale worker's write is a no-op).
     fn finish_claimed_run<'a>(
@@ -219,8 +223,12 @@ pub trait PluginStore: Send + Sync {
     /// The component whose sha256 is `digest` (workers load plugins by digest).
     fn plugin_component<'a>(&'a self, digest: &'a str) -> StoreResult<'a, Vec<u8>>;
     /// Changes a version's grants or enabled flag.
-    fn update_plugin<'a>(&'a self, name: &'a str, version: &'a str, patch: PluginPatch)
-    -> StoreResult<'a, PluginRecord>;
+    fn update_plugin<'a>(
+        &'a self,
+        name: &'a str,
+        version: &'a str,
+        patch: PluginPatch,
+    ) -> StoreResult<'a, PluginRecord>;
     /// Removes a plugin version (the caller checks that no flow still needs it).
     fn delete_plugin<'a>(&'a self, name: &'a str, version: &'a str) -> StoreResult<'a, ()>;
 }

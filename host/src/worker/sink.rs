@@ -54,10 +54,10 @@ impl EventSink for StoreSink {
             RunEvent::StepFinished { result, .. } => {
                 self.metrics.step_finished(result);
                 StepEvent::Finished(StepRow {
-                path: format!("{}/{}", result.phase.as_str(), result.path),
-                attempt: i64::from(result.attempts.max(1)),
-                phase: result.phase.as_str().to_string(),
-                status: result.status.as_str().to_string(),
+                    path: format!("{}/{}", result.phase.as_str(), result.path),
+                    attempt: i64::from(result.attempts.max(1)),
+                    phase: result.phase.as_str().to_string(),
+                    status: result.status.as_str().to_string(),
                     result: serde_json::to_value(result).unwrap_or(Value::Null),
                 })
             }
