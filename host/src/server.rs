@@ -115,42 +115,64 @@ impl RunningServer {
     }
 }
 
+/// What servers and workers both open: storage, the queue, the sandbox and the plugin catalog.
+struct Services {
+    store: Arc<dyn Store>,
+    queue: Arc<dyn Queue>,
+    queue_kind: &'static str,
+    catalog: Arc<PluginCatalog>,
+    metrics: Arc<Metrics>,
+}
+
+impl Services {
+    /// Opens (and migrates) storage, connects the queue, and loads and precompiles the plugins.
+    async fn open(config: &ServerConfig) -> anyhow::Result<Services> {
+        std::fs::create_dir_all(&config.data_dir)
+            .with_context(|| format!("cannot create the data directory {}", config.data_dir.display()))?;
+        let store = crate::storage::open(&config.database_url()).await.context("cannot open the database")?;
+        let (queue, queue_kind): (Arc<dyn Queue>, &'static str) = match &config.redis_url {
+            Some(url) => {
+                let mut redis = RedisQueueConfig::new(url);
+                redis.consumer = config.worker.owner.clone();
+                if let Some(stream) = &config.redis_stream {
+                    redis.stream = stream.clone();
+                }
+                (Arc::new(RedisQueue::connect(redis).await.context("cannot connect to Redis")?), "redis")
+            }
+            None => (Arc::new(MemoryQueue::new()), "in-process"),
+        };
+        let metrics = Arc::new(Metrics::new());
+        let cache = config.cache_dir.clone().unwrap_or_else(|| config.data_dir.join("cache").join("components"));
+        let sandbox = Sandbox::new(SandboxConfig { cache_dir: Some(cache), ..SandboxConfig::default() })?;
+        sandbox.observe_calls(metrics.clone());
+        let builtin_grants = Grants::parse(&config.builtin_grants).context("invalid built-in grant")?;
+        let catalog = Arc::new(PluginCatalog::new(sandbox.clone(), store.clone(), builtin_grants));
+        precompile(&sandbox, &catalog).await?;
+        Ok(Services { store, queue, queue_kind, catalog, metrics })
+    }
+
+    /// The embedded (or stand-alone) workers over these services.
+    fn worker(&self, config: &ServerConfig, signals: Arc<RunSignals>) -> Arc<Worker> {
+        Arc::new(
+            Worker::new(self.store.clone(), self.queue.clone(), self.catalog.clone(), signals, config.worker.clone())
+                .with_metrics(self.metrics.clone()),
+        )
+    }
+}
+
 /// Starts a server: opens (and migrates) storage, connects the queue, loads and precompiles the
 /// plugins, makes the first admin key on an empty database, then serves the API and runs the
 /// workers and the reconciler until stopped.
 pub async fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
-    std::fs::create_dir_all(&config.data_dir)
-        .with_context(|| format!("cannot create the data directory {}", config.data_dir.display()))?;
-    let store = crate::storage::open(&config.database_url()).await.context("cannot open the database")?;
-    let (queue, queue_kind): (Arc<dyn Queue>, &'static str) = match &config.redis_url {
-        Some(url) => {
-            let mut redis = RedisQueueConfig::new(url);
-            redis.consumer = config.worker.owner.clone();
-            if let Some(stream) = &config.redis_stream {
-                redis.stream = stream.clone();
-            }
-            (Arc::new(RedisQueue::connect(redis).await.context("cannot connect to Redis")?), "redis")
-        }
-        None => (Arc::new(MemoryQueue::new()), "in-process"),
-    };
-    let metrics = Arc::new(Metrics::new());
-    let sandbox = Sandbox::new(SandboxConfig {
-        cache_dir: Some(config.cache_dir.clone().unwrap_or_else(|| config.data_dir.join("cache").join("components"))),
-        ..SandboxConfig::default()
-    })?;
-    sandbox.observe_calls(metrics.clone());
-    let builtin_grants = Grants::parse(&config.builtin_grants).context("invalid built-in grant")?;
-    let catalog = Arc::new(PluginCatalog::new(sandbox.clone(), store.clone(), builtin_grants));
-    precompile(&sandbox, &catalog).await?;
-    let first_admin_key = first_admin_key(&*store).await?;
+    let services = Services::open(&config).await?;
+    let first_admin_key = first_admin_key(&*services.store).await?;
     let signals = RunSignals::new();
-
     let state = Arc::new(ApiState {
-        store: store.clone(),
-        queue: queue.clone(),
-        catalog: catalog.clone(),
+        store: services.store.clone(),
+        queue: services.queue.clone(),
+        catalog: services.catalog.clone(),
         signals: signals.clone(),
-        metrics: metrics.clone(),
+        metrics: services.metrics.clone(),
         config: config.api.clone(),
         started_at: chrono::Utc::now(),
     });
@@ -169,22 +191,46 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
             tracing::error!("the HTTP server stopped: {e}");
         }
     }));
-
     if config.workers > 0 {
-        let worker = Arc::new(
-            Worker::new(store.clone(), queue.clone(), catalog.clone(), signals.clone(), config.worker.clone())
-                .with_metrics(metrics.clone()),
-        );
+        let worker = services.worker(&config, signals.clone());
         let (stop, grace, concurrency) = (shutdown.clone(), config.shutdown_grace, config.workers);
         tasks.push(tokio::spawn(async move { worker.run(concurrency, stop, grace).await }));
     }
-
-    let reconciler = Reconciler { store: store.clone(), queue: queue.clone(), every: config.reconcile_every };
+    let reconciler =
+        Reconciler { store: services.store.clone(), queue: services.queue.clone(), every: config.reconcile_every };
     let stop = shutdown.clone();
     let embedded = config.redis_url.is_none();
     tasks.push(tokio::spawn(async move { reconciler.run(stop, embedded).await }));
+    Ok(RunningServer {
+        addr,
+        first_admin_key,
+        backend: services.store.backend(),
+        queue: services.queue_kind,
+        shutdown,
+        tasks,
+    })
+}
 
-    Ok(RunningServer { addr, first_admin_key, backend: store.backend(), queue: queue_kind, shutdown, tasks })
+/// Runs a stand-alone worker (`testmesh worker`): jobs from Redis Streams, runs in the shared
+/// database, until `shutdown`. It needs both `database_url` and `redis_url`: a worker on its own
+/// SQLite file and in-process queue would never see a job.
+pub async fn run_worker(config: ServerConfig, shutdown: CancellationToken) -> anyhow::Result<()> {
+    if config.redis_url.is_none() || config.database_url.is_none() {
+        anyhow::bail!(
+            "a worker needs the server's database and queue: set DATABASE_URL (postgres://…) and REDIS_URL \
+             (redis://…); `testmesh serve` alone runs flows with its embedded workers"
+        );
+    }
+    let services = Services::open(&config).await?;
+    tracing::info!(
+        database = services.store.backend(),
+        concurrency = config.workers,
+        owner = %config.worker.owner,
+        "worker started"
+    );
+    let worker = services.worker(&config, RunSignals::new());
+    worker.run(config.workers.max(1), shutdown, config.shutdown_grace).await;
+    Ok(())
 }
 
 /// Loads every built-in and installed plugin now, compiling what the disk cache does not hold, so

@@ -1,10 +1,14 @@
 //! Command-line interface: argument parsing and the subcommands. Each subcommand lives in its own
 //! module; this one only dispatches and maps errors to exit codes (0 success, 1 failure, 2 bad input).
 
+mod client;
+mod key;
 mod plugin;
+mod remote;
 mod run;
 mod serve;
 mod validate;
+mod worker;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -25,6 +29,17 @@ enum Command {
     /// Run flows (files, directories or glob patterns) and report them; exit code 0 when every
     /// flow passed, 1 when one did not, 2 when a flow is invalid (then nothing runs).
     Run(run::RunArgs),
+    /// Run flows on a testmesh server (TESTMESH_URL, TESTMESH_API_KEY).
+    #[command(subcommand)]
+    Remote(remote::RemoteCommand),
+    /// Store, list and check flows on a testmesh server.
+    #[command(subcommand)]
+    Flow(remote::FlowCommand),
+    /// Make, list and revoke API keys.
+    #[command(subcommand)]
+    Key(key::KeyCommand),
+    /// Run flows for a server: jobs from Redis Streams, results in its PostgreSQL database.
+    Worker(worker::WorkerArgs),
     /// Start the server: REST API, embedded workers and built-in plugins, on a SQLite file and an
     /// in-process queue unless DATABASE_URL / REDIS_URL say otherwise.
     Serve(serve::ServeArgs),
@@ -45,6 +60,7 @@ pub fn main() -> ExitCode {
     // The server logs what it does; one-shot commands only warn.
     let (level, json, multi_thread) = match &cli.command {
         Command::Serve(args) => ("info", args.log_json(), true),
+        Command::Worker(args) => ("info", args.log_json(), true),
         _ => ("warn", false, false),
     };
     init_tracing(level, json);
@@ -65,6 +81,10 @@ pub fn main() -> ExitCode {
             Command::Plugin(command) => plugin::run(command).await,
             Command::Run(args) => run::run(args).await,
             Command::Serve(args) => serve::run(args).await,
+            Command::Worker(args) => worker::run(args).await,
+            Command::Remote(command) => remote::run(command).await,
+            Command::Flow(command) => remote::flow(command).await,
+            Command::Key(command) => key::run(command).await,
             Command::Validate { paths, plugins } => validate::run(&paths, &plugins).await,
         }
     });

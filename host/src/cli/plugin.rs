@@ -20,6 +20,18 @@ pub(crate) enum PluginCommand {
         /// The `.wasm` component.
         file: std::path::PathBuf,
     },
+    /// Install a plugin component on a server (TESTMESH_URL, an admin TESTMESH_API_KEY) with the
+    /// capabilities it may use.
+    Install {
+        /// The `.wasm` component.
+        file: std::path::PathBuf,
+        /// A capability to grant (`http:api.example.com`, `sql:postgres://db/*`, `redis:*`,
+        /// `env:NAME`); repeatable. Without any it gets none.
+        #[arg(long = "grant")]
+        grants: Vec<String>,
+        #[command(flatten)]
+        server: super::client::ServerArgs,
+    },
     /// Call a plugin once and print its output (or its error) and log.
     Call {
         /// A built-in plugin's name or alias, or a `.wasm` file.
@@ -44,8 +56,17 @@ pub(crate) enum PluginCommand {
 }
 
 pub(crate) async fn run(command: PluginCommand) -> anyhow::Result<ExitCode> {
+    match command {
+        PluginCommand::Install { file, grants, server } => super::remote::install_plugin(&file, &grants, &server).await,
+        local => run_locally(local).await,
+    }
+}
+
+/// The commands that work on this machine, without a server.
+async fn run_locally(command: PluginCommand) -> anyhow::Result<ExitCode> {
     let sandbox = super::local_sandbox()?;
     match command {
+        PluginCommand::Install { .. } => bail!("`plugin install` talks to a server"),
         PluginCommand::List => {
             for builtin in builtins::all() {
                 let started = Instant::now();

@@ -254,7 +254,7 @@ fn expand(paths: &[String]) -> anyhow::Result<Vec<PathBuf>> {
 /// `NAME=VALUE` pairs; a value that parses as JSON (a number, `true`, a list…) keeps that type,
 /// except strings, which are taken as written (`--var NAME=alice` and `--var 'NAME="alice"'`
 /// differ only in the quotes).
-fn parse_vars(pairs: &[String]) -> anyhow::Result<Map<String, Value>> {
+pub(crate) fn parse_vars(pairs: &[String]) -> anyhow::Result<Map<String, Value>> {
     let mut vars = Map::new();
     for pair in pairs {
         let Some((name, value)) = pair.split_once('=') else {
