@@ -141,7 +141,7 @@ impl From<AuditRecord> for AuditView {
             actor_key_id: r.actor_key_id,
             action: r.action,
             target: r.target,
-            detail: r.detail,
+            detail: if r.detail.is_null() { Value::Object(Default::default()) } else { r.detail },
         }
     }
 }

@@ -85,7 +85,8 @@ pub(crate) async fn audit(
         actor_key_id: Some(caller.key_id.clone()),
         action: action.to_string(),
         target: target.to_string(),
-        detail,
+        // Always an object, so that readers of the log can look into it.
+        detail: if detail.is_null() { serde_json::Value::Object(Default::default()) } else { detail },
     };
     if let Err(e) = state.store.audit(entry).await {
         tracing::warn!(action, target, "cannot record an audit entry: {e}");

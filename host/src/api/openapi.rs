@@ -32,7 +32,7 @@ use utoipa::{Modify, OpenApi};
         super::plugins::install_plugin, super::plugins::list_plugins, super::plugins::get_plugin_versions,
         super::plugins::get_plugin, super::plugins::patch_plugin, super::plugins::delete_plugin,
     ),
-    components(schemas(Problem, FieldError)),
+    components(schemas(Problem, FieldError, super::runs::ReportFormat)),
     modifiers(&BearerKey),
     security(("api_key" = [])),
     tags(

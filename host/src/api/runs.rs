@@ -224,6 +224,19 @@ pub struct ReportParams {
     pub format: Option<ReportFormat>,
 }
 
+/// One Server-Sent Event of `GET /runs/{id}/events`, as the stream frames it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RunEventMessage {
+    /// The event's sequence number: send it back as `Last-Event-ID` to resume after it.
+    pub id: String,
+    /// `run.started`, `step.started`, `step.finished` or `run.finished`.
+    #[schema(pattern = "^(run|step)\\.(started|finished)$")]
+    pub event: String,
+    /// The event's payload, a JSON object: the run or step it is about, and for `step.finished`
+    /// the step result.
+    pub data: String,
+}
+
 /// The parameters of `GET /runs/{id}/events`.
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -466,7 +479,7 @@ pub(crate) async fn run_report(
     params(("id" = String, Path, description = "The run's id"), EventParams,
         ("Last-Event-ID" = Option<String>, Header, description = "Resume after this event")),
     responses(
-        (status = 200, description = "The event stream", body = String, content_type = "text/event-stream"),
+        (status = 200, description = "The event stream", body = RunEventMessage, content_type = "text/event-stream"),
         super::openapi::Errors,
     ))]
 pub(crate) async fn run_events(
