@@ -40,7 +40,9 @@ run_id=$(api -X POST -H 'content-type: application/json' -d '{}' "$url/api/v1/fl
   | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
 api -H 'content-type: application/json' -d '{"name": "fuzz", "vars": {"A": 1}, "secrets": {"S": "v"}}' \
   "$url/api/v1/environments" >/dev/null
-export FUZZ_FLOW_ID=$flow_id FUZZ_RUN_ID=$run_id
+schedule_id=$(api -H 'content-type: application/json' -d "{\"flow_id\": \"$flow_id\", \"cron\": \"0 3 * * *\"}" \
+  "$url/api/v1/schedules" | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
+export FUZZ_FLOW_ID=$flow_id FUZZ_RUN_ID=$run_id FUZZ_SCHEDULE_ID=$schedule_id
 cat >"$work/schemathesis.toml" <<'TOML'
 [[operations]]
 include-path-regex = "^/flows/\\{id\\}"
@@ -53,6 +55,10 @@ parameters = { "id" = "${FUZZ_RUN_ID}" }
 [[operations]]
 include-path-regex = "^/environments/\\{name\\}"
 parameters = { "name" = "fuzz" }
+
+[[operations]]
+include-path-regex = "^/schedules/\\{id\\}"
+parameters = { "id" = "${FUZZ_SCHEDULE_ID}" }
 
 [[operations]]
 include-path-regex = "^/plugins/\\{name\\}"

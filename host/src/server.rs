@@ -1,5 +1,5 @@
 //! `testmesh serve` assembled: storage, the queue, the plugin catalog, the REST API, the embedded
-//! workers and the reconciler, started together and stopped together.
+//! workers, the scheduler and the reconciler, started together and stopped together.
 //!
 //! With no configuration it is the embedded set-up — a SQLite file under the data directory and
 //! the in-process queue — so one command gives a working server. `database_url` (PostgreSQL) and
@@ -196,6 +196,9 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
         let (stop, grace, concurrency) = (shutdown.clone(), config.shutdown_grace, config.workers);
         tasks.push(tokio::spawn(async move { worker.run(concurrency, stop, grace).await }));
     }
+    let scheduler = crate::scheduler::Scheduler::new(services.store.clone(), services.queue.clone());
+    let stop = shutdown.clone();
+    tasks.push(tokio::spawn(async move { scheduler.run(stop).await }));
     let reconciler =
         Reconciler { store: services.store.clone(), queue: services.queue.clone(), every: config.reconcile_every };
     let stop = shutdown.clone();

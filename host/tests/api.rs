@@ -44,6 +44,7 @@ on_both_databases!(
     inline_runs_need_no_stored_flow,
     lists_page_with_cursors,
     admin_installs_a_plugin_that_a_flow_uses,
+    schedules_are_checked_fired_by_hand_and_keep_their_history,
 );
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -584,4 +585,55 @@ async fn health_readiness_metrics_and_the_openapi_document() {
     assert!(document.json["paths"]["/flows/{id}/runs"]["post"].is_object());
     assert_eq!(anonymous.get("/api/v1/nowhere").await.status, 404);
     assert_eq!(anonymous.get("/api/v1/nowhere").await.media_type(), "application/problem+json");
+}
+
+async fn schedules_are_checked_fired_by_hand_and_keep_their_history(server: &TestServer) {
+    let admin = server.admin();
+    let flow = "name: nightly\nsteps:\n  - { id: a, action: log, config: { message: \"run ${WHO}\" }, assert: [ message == \"run night\" ] }\n";
+    assert_eq!(admin.post_yaml("/flows", flow).await.status, 201);
+    let body =
+        json!({"flow_id": "nightly", "cron": "30 2 * * *", "timezone": "Europe/Paris", "vars": {"WHO": "night"}});
+    let created = admin.post("/schedules", body).await;
+    assert_eq!(created.status, 201, "{}", created.text);
+    assert_eq!((created.json["overlap"].as_str(), created.json["catch_up"].as_str()), (Some("forbid"), Some("latest")));
+    let next: chrono::DateTime<chrono::Utc> =
+        created.json["next_fire_at"].as_str().expect("next").parse().expect("time");
+    let paris = next.with_timezone(&chrono_tz::Europe::Paris);
+    assert_eq!(paris.format("%H:%M").to_string(), "02:30", "read in the schedule's zone: {next}");
+    let id = created.json["id"].as_str().expect("id").to_string();
+
+    for (bad, says) in [
+        (json!({"flow_id": "nightly", "cron": "* * * * * *"}), "seconds"),
+        (json!({"flow_id": "nightly", "cron": "99 * * * *"}), "invalid cron"),
+        (json!({"flow_id": "nightly", "cron": "@daily", "timezone": "Mars/Olympus"}), "time zone"),
+        (json!({"flow_id": "nowhere", "cron": "@daily"}), "nowhere"),
+        (json!({"flow_id": "nightly", "cron": "@daily", "environment": "nope"}), "nope"),
+    ] {
+        let reply = admin.post("/schedules", bad).await;
+        assert_eq!(reply.status, 422, "{}", reply.text);
+        assert!(reply.text.contains(says), "{says}: {}", reply.text);
+    }
+
+    let runner = server.client(Some(&admin.make_key("runner").await));
+    let triggered = runner.call(Method::POST, &format!("/schedules/{id}/trigger"), Body::None).await;
+    assert_eq!(triggered.status, 202, "{}", triggered.text);
+    let run = finished(&runner, triggered.json["run_id"].as_str().expect("run")).await;
+    assert_eq!((run["status"].as_str(), run["schedule_id"].as_str()), (Some("passed"), Some(id.as_str())), "{run}");
+    let runs = admin.get(&format!("/schedules/{id}/runs")).await;
+    assert_eq!(runs.json["items"].as_array().map(Vec::len), Some(1), "{}", runs.text);
+    let read = admin.get(&format!("/schedules/{id}")).await;
+    assert_eq!(read.json["recent_fires"][0]["outcome"], "triggered", "{}", read.text);
+
+    let disabled = admin
+        .call(
+            Method::PUT,
+            &format!("/schedules/{id}"),
+            Body::Json(json!({"flow_id": "nightly", "cron": "@hourly", "enabled": false})),
+        )
+        .await;
+    assert_eq!(disabled.status, 200, "{}", disabled.text);
+    assert_eq!((disabled.json["enabled"].as_bool(), disabled.json["next_fire_at"].is_null()), (Some(false), true));
+    assert_eq!(admin.get("/schedules").await.json["items"].as_array().map(Vec::len), Some(1));
+    assert_eq!(admin.delete(&format!("/schedules/{id}")).await.status, 204);
+    assert_eq!(admin.get(&format!("/schedules/{id}")).await.status, 404);
 }

@@ -48,6 +48,9 @@ fn environment() -> Body {
 fn key() -> Body {
     Body::Json(json!({"role": "viewer"}))
 }
+fn schedule() -> Body {
+    Body::Json(json!({"flow_id": "flw_none", "cron": "0 3 * * *"}))
+}
 fn wasm() -> Body {
     Body::Raw("application/wasm", b"\0asm\x01\0\0\0".to_vec())
 }
@@ -80,6 +83,13 @@ fn routes() -> Vec<Route> {
         r(Method::GET, "/environments/none", "/environments/{name}", Viewer, none),
         r(Method::PUT, "/environments/matrix-put", "/environments/{name}", Editor, empty_object),
         r(Method::DELETE, "/environments/none", "/environments/{name}", Editor, none),
+        r(Method::POST, "/schedules", "/schedules", Editor, schedule),
+        r(Method::GET, "/schedules", "/schedules", Viewer, none),
+        r(Method::GET, "/schedules/sch_none", "/schedules/{id}", Viewer, none),
+        r(Method::PUT, "/schedules/sch_none", "/schedules/{id}", Editor, schedule),
+        r(Method::DELETE, "/schedules/sch_none", "/schedules/{id}", Editor, none),
+        r(Method::POST, "/schedules/sch_none/trigger", "/schedules/{id}/trigger", Runner, none),
+        r(Method::GET, "/schedules/sch_none/runs", "/schedules/{id}/runs", Viewer, none),
         r(Method::POST, "/keys", "/keys", Admin, key),
         r(Method::GET, "/keys", "/keys", Admin, none),
         r(Method::DELETE, "/keys/0000000000000000", "/keys/{id}", Admin, none),
@@ -217,6 +227,13 @@ async fn malformed_hostile_and_oversized_requests_get_a_4xx_problem() {
         (Method::PATCH, "/plugins/none/1", Body::Json(json!({"grants": "http:*"})), &[400, 422]),
         (Method::PUT, "/flows/flw_x", Body::Raw("application/yaml", b"name: x".to_vec()), &[404, 422]),
         (Method::DELETE, "/runs/run_x", Body::None, &[405]),
+        (Method::POST, "/schedules", Body::Json(json!({"flow_id": "x", "cron": 5})), &[400, 422]),
+        (
+            Method::POST,
+            "/schedules",
+            Body::Json(json!({"flow_id": "x", "cron": "* * *", "overlap": "sometimes"})),
+            &[400, 422],
+        ),
     ];
     for (method, path, body, expected) in cases {
         let reply = api.call(method.clone(), path, body).await;

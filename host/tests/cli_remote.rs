@@ -100,6 +100,23 @@ async fn ci_pushes_flows_runs_them_remotely_and_reads_junit() {
     assert_eq!(no_key.status.code(), Some(2));
     assert!(text(&no_key.stderr).contains("401"), "{}", text(&no_key.stderr));
 
+    // Schedules: made, listed, fired by hand, deleted.
+    let made = testmesh(
+        &server,
+        &key,
+        &["schedule", "create", "--flow", "remote good", "--cron", "0 3 * * *", "--var", "WHO=ci"],
+    );
+    assert!(made.status.success(), "{}", text(&made.stderr));
+    let schedule_id = text(&made.stdout).split_whitespace().next().unwrap_or_default().to_string();
+    assert!(schedule_id.starts_with("sch_"), "{}", text(&made.stdout));
+    assert!(text(&testmesh(&server, &key, &["schedule", "list"]).stdout).contains("0 3 * * *"));
+    let fired = testmesh(&server, &key, &["schedule", "trigger", &schedule_id]);
+    assert!(text(&fired.stdout).trim().starts_with("run_"), "{}", text(&fired.stdout));
+    assert!(testmesh(&server, &key, &["schedule", "delete", &schedule_id]).status.success());
+    let bad = testmesh(&server, &key, &["schedule", "create", "--flow", "remote good", "--cron", "every day"]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(text(&bad.stderr).contains("invalid cron"), "{}", text(&bad.stderr));
+
     // Checked by the server: its plugins, its stored flows.
     let invalid = write(dir.path(), "invalid.yaml", "name: x\nsteps:\n  - { id: a, action: nope }\n");
     let checked = testmesh(&server, &key, &["flow", "validate", &good, &invalid]);

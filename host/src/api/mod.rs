@@ -12,11 +12,13 @@ pub mod error;
 pub mod extract;
 mod flows;
 mod keys;
+mod limits;
 mod metrics;
 pub mod openapi;
 mod pages;
 mod plugins;
 mod runs;
+mod schedules;
 mod system;
 mod validation;
 
@@ -101,6 +103,7 @@ pub fn router(state: Arc<ApiState>) -> Router {
         .merge(flows::routes())
         .merge(runs::routes())
         .merge(environments::routes())
+        .merge(schedules::routes())
         .merge(keys::routes())
         .merge(plugins::routes(state.config.max_plugin_bytes));
     Router::new()
@@ -109,6 +112,7 @@ pub fn router(state: Arc<ApiState>) -> Router {
         .fallback(system::not_found)
         .method_not_allowed_fallback(system::method_not_allowed)
         .layer(DefaultBodyLimit::max(max_body))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), limits::refuse_oversized))
         .layer(axum::middleware::from_fn_with_state(state.clone(), metrics::track))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(system::panic_response))
         .layer(tower_http::trace::TraceLayer::new_for_http())

@@ -401,8 +401,14 @@ pub(crate) async fn list_runs(
     Query(params): Query<RunListParams>,
 ) -> ApiResult<axum::Json<Page<RunListItem>>> {
     let limit = PageParams { limit: params.limit, cursor: None }.limit()?;
-    let filter =
-        RunFilter { flow_id: params.flow_id, status: params.status, since: params.since, limit, cursor: params.cursor };
+    let filter = RunFilter {
+        flow_id: params.flow_id,
+        status: params.status,
+        since: params.since,
+        limit,
+        cursor: params.cursor,
+        schedule_id: None,
+    };
     let page = state.store.list_runs(filter).await?;
     Ok(axum::Json(Page::of(page, RunListItem::from)))
 }

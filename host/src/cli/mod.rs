@@ -6,6 +6,7 @@ mod key;
 mod plugin;
 mod remote;
 mod run;
+mod schedule;
 mod serve;
 mod validate;
 mod worker;
@@ -35,6 +36,9 @@ enum Command {
     /// Store, list and check flows on a testmesh server.
     #[command(subcommand)]
     Flow(remote::FlowCommand),
+    /// Create, list, delete and trigger cron schedules on a testmesh server.
+    #[command(subcommand)]
+    Schedule(schedule::ScheduleCommand),
     /// Make, list and revoke API keys.
     #[command(subcommand)]
     Key(key::KeyCommand),
@@ -85,6 +89,7 @@ pub fn main() -> ExitCode {
             Command::Remote(command) => remote::run(command).await,
             Command::Flow(command) => remote::flow(command).await,
             Command::Key(command) => key::run(command).await,
+            Command::Schedule(command) => schedule::run(command).await,
             Command::Validate { paths, plugins } => validate::run(&paths, &plugins).await,
         }
     });

@@ -42,6 +42,41 @@ pub enum CatchUp {
     None,
 }
 
+impl CatchUp {
+    /// The policy a schedule names (`latest`, `all`, `none`) with its window.
+    pub fn from_policy(policy: &str, window: Duration) -> Result<CatchUp, String> {
+        match policy {
+            "latest" => Ok(CatchUp::Latest { window }),
+            "all" => Ok(CatchUp::All { window }),
+            "none" => Ok(CatchUp::None),
+            other => Err(format!("unknown catch-up policy `{other}` (expected latest, all or none)")),
+        }
+    }
+}
+
+/// What a fire does while an earlier run of its schedule has not finished.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Overlap {
+    /// Start another run.
+    Allow,
+    /// Skip this fire (recorded as `skipped`): the default, so that a slow suite does not pile up.
+    Forbid,
+    /// Cancel the unfinished runs (their teardown runs), then start.
+    Replace,
+}
+
+impl Overlap {
+    /// The policy a schedule names (`allow`, `forbid`, `replace`).
+    pub fn parse(policy: &str) -> Result<Overlap, String> {
+        match policy {
+            "allow" => Ok(Overlap::Allow),
+            "forbid" => Ok(Overlap::Forbid),
+            "replace" => Ok(Overlap::Replace),
+            other => Err(format!("unknown overlap policy `{other}` (expected allow, forbid or replace)")),
+        }
+    }
+}
+
 /// The fire times due at a tick, and those given up.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Due {

@@ -1,7 +1,8 @@
-//! Schedules: when a cron schedule fires. This part is pure time arithmetic — parsing a cron
-//! expression in an IANA time zone and listing the fire times due since the last tick under the
-//! schedule's catch-up policy; claiming each fire exactly once through the database comes with the
-//! server (`schedule_fires` has a unique key on `(schedule_id, fire_time)`).
+//! Schedules: when a cron schedule fires ([`CronSpec`]: pure time arithmetic — a cron expression in
+//! an IANA time zone, and the fire times due since the last tick under the schedule's catch-up
+//! policy), and the [`Scheduler`] that fires them: every server replica ticks every second, and each
+//! fire time is claimed exactly once through the database (`schedule_fires` has a unique key on
+//! `(schedule_id, fire_time)`), in the transaction that creates its run.
 //!
 //! Semantics (`../shared/research/queue.md` §2.3, tested below): five-field POSIX expressions (as CI
 //! systems write them; `@daily` and friends, `L`, `W`, `#` too), no seconds field; times are
@@ -9,5 +10,7 @@
 //! schedule fires at `03:00`; in the fall-back overlap a `01:30` daily schedule fires once.
 
 mod cron;
+mod ticker;
 
-pub use cron::{CatchUp, CronSpec, Due, ScheduleError};
+pub use cron::{CatchUp, CronSpec, Due, Overlap, ScheduleError};
+pub use ticker::{Scheduler, Tick};

@@ -13,6 +13,8 @@ pub mod model;
 mod sql;
 #[macro_use]
 mod sql_plugins;
+#[macro_use]
+mod sql_schedules;
 mod postgres;
 mod sqlite;
 
@@ -79,7 +81,7 @@ pub type StoreResult<'a, T> = BoxFuture<'a, Result<T, StoreError>>;
 ///
 /// Lists are newest first and paged with an opaque cursor; ids are prefixed random strings
 /// (`flw_…`, `run_…`).
-pub trait Store: PluginStore + Send + Sync {
+pub trait Store: PluginStore + ScheduleStore + Send + Sync {
     /// `"postgres"` or `"sqlite"`, for logs and `/health`.
     fn backend(&self) -> &'static str;
 
@@ -231,6 +233,39 @@ pub trait PluginStore: Send + Sync {
     ) -> StoreResult<'a, PluginRecord>;
     /// Removes a plugin version (the caller checks that no flow still needs it).
     fn delete_plugin<'a>(&'a self, name: &'a str, version: &'a str) -> StoreResult<'a, ()>;
+}
+
+/// Cron schedules and the fire times claimed for them. A part of every [`Store`]; the scheduler of
+/// every server replica uses it, and the claim of a fire time is what makes a tick fire once.
+pub trait ScheduleStore: Send + Sync {
+    /// Stores a schedule; [`StoreError::Invalid`] when its flow does not exist.
+    fn create_schedule(&self, schedule: NewSchedule) -> StoreResult<'_, ScheduleRecord>;
+    /// A schedule by id.
+    fn get_schedule<'a>(&'a self, id: &'a str) -> StoreResult<'a, ScheduleRecord>;
+    /// Every schedule, newest first.
+    fn list_schedules(&self) -> StoreResult<'_, Vec<ScheduleRecord>>;
+    /// Replaces a schedule (its fire history stays).
+    fn update_schedule<'a>(&'a self, id: &'a str, schedule: NewSchedule) -> StoreResult<'a, ScheduleRecord>;
+    /// Deletes a schedule and its fire history (its runs stay).
+    fn delete_schedule<'a>(&'a self, id: &'a str) -> StoreResult<'a, ()>;
+    /// Enabled schedules whose next fire time is at or before `now`, most overdue first.
+    fn due_schedules(&self, now: DateTime<Utc>, limit: i64) -> StoreResult<'_, Vec<ScheduleRecord>>;
+    /// Moves a schedule's next fire time forward (never back: another replica may be ahead).
+    fn advance_schedule<'a>(&'a self, id: &'a str, next_fire_at: Option<DateTime<Utc>>) -> StoreResult<'a, ()>;
+    /// Claims one fire time of a schedule, with `outcome`, and creates `run` for it in the same
+    /// transaction. `None` when the fire time was claimed already (by another replica); otherwise
+    /// the run made, if one was asked for.
+    fn claim_fire<'a>(
+        &'a self,
+        schedule_id: &'a str,
+        fire_time: DateTime<Utc>,
+        outcome: &'a str,
+        run: Option<NewRun>,
+    ) -> StoreResult<'a, Option<Option<RunRecord>>>;
+    /// The latest claimed fire times of a schedule, newest first.
+    fn schedule_fires<'a>(&'a self, schedule_id: &'a str, limit: i64) -> StoreResult<'a, Vec<FireRecord>>;
+    /// The ids of a schedule's runs that have not finished, oldest first (for its overlap policy).
+    fn unfinished_schedule_runs<'a>(&'a self, schedule_id: &'a str) -> StoreResult<'a, Vec<String>>;
 }
 
 /// Connects to the database of `url` and brings its schema up to date.

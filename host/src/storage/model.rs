@@ -209,6 +209,9 @@ pub struct RunFilter {
     pub status: Option<String>,
     /// Only runs created at or after this time.
     pub since: Option<DateTime<Utc>>,
+    /// Only runs fired by this schedule.
+    #[serde(default)]
+    pub schedule_id: Option<String>,
     /// Page size, default [`DEFAULT_PAGE_LIMIT`], at most [`MAX_PAGE_LIMIT`].
     pub limit: Option<i64>,
     /// The `next_cursor` of the previous page.
@@ -405,4 +408,77 @@ pub struct PluginPatch {
     pub grants: Option<Vec<String>>,
     /// Enables or disables the version.
     pub enabled: Option<bool>,
+}
+
+/// A cron schedule of a stored flow.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ScheduleRecord {
+    /// `sch_…`.
+    pub id: String,
+    /// The flow it runs (its current version at each fire).
+    pub flow_id: String,
+    /// Free text for people.
+    pub description: String,
+    /// Five-field cron expression (or `@daily` and friends).
+    pub cron: String,
+    /// IANA time zone the expression is read in.
+    pub timezone: String,
+    /// Variables of its runs.
+    pub vars: Map<String, Value>,
+    /// Environment of its runs.
+    pub environment: Option<String>,
+    /// `allow`, `forbid` or `replace`: what a fire does while an earlier run is unfinished.
+    pub overlap: String,
+    /// `latest`, `all` or `none`: what happens to fire times missed while no scheduler ran.
+    pub catch_up: String,
+    /// How late a missed fire may still happen.
+    pub catch_up_window_seconds: i64,
+    /// Whether it fires.
+    pub enabled: bool,
+    /// The next fire time not yet examined.
+    pub next_fire_at: Option<DateTime<Utc>>,
+    /// When it was created.
+    pub created_at: DateTime<Utc>,
+    /// When it was last changed.
+    pub updated_at: DateTime<Utc>,
+}
+
+/// What creating or replacing a schedule stores.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NewSchedule {
+    /// See [`ScheduleRecord::flow_id`].
+    pub flow_id: String,
+    /// See [`ScheduleRecord::description`].
+    pub description: String,
+    /// See [`ScheduleRecord::cron`].
+    pub cron: String,
+    /// See [`ScheduleRecord::timezone`].
+    pub timezone: String,
+    /// See [`ScheduleRecord::vars`].
+    pub vars: Map<String, Value>,
+    /// See [`ScheduleRecord::environment`].
+    pub environment: Option<String>,
+    /// See [`ScheduleRecord::overlap`].
+    pub overlap: String,
+    /// See [`ScheduleRecord::catch_up`].
+    pub catch_up: String,
+    /// See [`ScheduleRecord::catch_up_window_seconds`].
+    pub catch_up_window_seconds: i64,
+    /// See [`ScheduleRecord::enabled`].
+    pub enabled: bool,
+    /// See [`ScheduleRecord::next_fire_at`].
+    pub next_fire_at: Option<DateTime<Utc>>,
+}
+
+/// One claimed fire time of a schedule.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FireRecord {
+    /// The nominal fire time (UTC).
+    pub fire_time: DateTime<Utc>,
+    /// The run it started, if it started one.
+    pub run_id: Option<String>,
+    /// `started`, `skipped`, `missed` or `triggered`.
+    pub outcome: String,
+    /// When a scheduler claimed it.
+    pub claimed_at: DateTime<Utc>,
 }

@@ -40,3 +40,4 @@ fn get_opt_ts(row: &PgRow, column: &str) -> Result<Option<DateTime<Utc>>, StoreE
 
 sql_store!(PostgresStore, PgRow, "postgres");
 sql_plugin_store!(PostgresStore, PgRow);
+sql_schedule_store!(PostgresStore, PgRow);

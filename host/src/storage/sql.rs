@@ -480,6 +480,7 @@ macro_rules! sql_store {
                          FROM runs WHERE ($1 IS NULL OR flow_id = $1) AND ($2 IS NULL OR status = $2) \
                          AND ($3 IS NULL OR created_at >= $3) \
                          AND ($4 IS NULL OR created_at < $4 OR (created_at = $4 AND id < $5)) \
+                         AND ($7 IS NULL OR schedule_id = $7) \
                          ORDER BY created_at DESC, id DESC LIMIT $6",
                     )
                     .bind(&filter.flow_id)
@@ -488,6 +489,7 @@ macro_rules! sql_store {
                     .bind(opt_ts(after_at))
                     .bind(after_id)
                     .bind(limit + 1)
+                    .bind(&filter.schedule_id)
                     .fetch_all(&self.pool)
                     .await?;
                     let items = rows.iter().map(run_from_row).collect::<Result<Vec<_>, _>>()?;

@@ -65,3 +65,4 @@ fn get_opt_ts(row: &SqliteRow, column: &str) -> Result<Option<DateTime<Utc>>, St
 
 sql_store!(SqliteStore, SqliteRow, "sqlite");
 sql_plugin_store!(SqliteStore, SqliteRow);
+sql_schedule_store!(SqliteStore, SqliteRow);
