@@ -53,6 +53,50 @@ async fn distributed_postgres_and_redis_streams_run_a_flow() {
     ci_journey_push_run_wait_junit(&server).await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_api_only_node_and_worker_processes_share_the_runs() {
+    let Some(server) = TestServer::start_with(Backend::PostgresRedis, &["--workers", "0"]).await else { return };
+    let api = server.admin();
+    let flow = "name: remote work\nsteps:\n  - { id: a, action: log, config: { message: \"hi ${WHO}\" }, assert: [ message == \"hi w\" ] }\n  - { id: b, action: delay, config: { duration: 1s } }\nteardown:\n  - { id: t, action: log, config: { message: bye } }\n";
+    assert_eq!(api.post_yaml("/flows", flow).await.status, 201);
+    // Nobody runs it yet: the API node has no workers.
+    let queued = api.post("/flows/remote%20work/runs?wait=1", json!({"vars": {"WHO": "w"}})).await;
+    assert_eq!((queued.status, queued.json["status"].as_str()), (202, Some("queued")), "{}", queued.text);
+    let first = queued.json["run_id"].as_str().expect("id").to_string();
+    let mut workers = [server.spawn_worker(), server.spawn_worker()];
+    assert_eq!(finished(&api, &first).await["status"], "passed");
+    // Several at once, spread over both workers; every one runs exactly once.
+    let mut ids = Vec::new();
+    for _ in 0..6 {
+        let reply = api.post("/flows/remote%20work/runs", json!({"vars": {"WHO": "w"}})).await;
+        ids.push(reply.json["run_id"].as_str().expect("id").to_string());
+    }
+    for id in &ids {
+        let run = finished(&api, id).await;
+        assert_eq!(run["status"], "passed", "{run}");
+        let events = sse_events(&api.get(&format!("/runs/{id}/events")).await.text);
+        assert_eq!(events.iter().filter(|(_, kind, _)| kind == "run.started").count(), 1, "ran once: {events:?}");
+    }
+    // A cancel reaches a worker in another process through storage.
+    let slow = "name: remote slow\nsteps:\n  - { id: wait, action: delay, config: { duration: 20s } }\nteardown:\n  - { id: t, action: log, config: { message: bye } }\n";
+    assert_eq!(api.post_yaml("/flows", slow).await.status, 201);
+    let id = api.post("/flows/remote%20slow/runs", json!({})).await.json["run_id"].as_str().expect("id").to_string();
+    let started = Instant::now();
+    while api.get(&format!("/runs/{id}")).await.json["status"] != "running" {
+        assert!(started.elapsed() < Duration::from_secs(20), "never started");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(api.call(Method::POST, &format!("/runs/{id}/cancel"), Body::None).await.status, 202);
+    let run = finished(&api, &id).await;
+    assert_eq!(run["status"], "cancelled");
+    assert!(started.elapsed() < Duration::from_secs(15), "the 20 s step was interrupted");
+    assert!(run["steps"].as_array().expect("steps").iter().any(|s| s["id"] == "t" && s["status"] == "passed"), "{run}");
+    for worker in &mut workers {
+        let _ = worker.kill();
+        let _ = worker.wait();
+    }
+}
+
 /// The demo API the flows test, on a random port of this process.
 async fn demo_api() -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");

@@ -28,9 +28,26 @@ pub(super) fn routes() -> Router<Arc<ApiState>> {
         .route("/flows/{id}/versions/{version}", get(get_version))
 }
 
-/// A stored flow at its current version.
+/// A stored flow at its current version, with its document.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct FlowView {
+    /// What lists show of it.
+    #[serde(flatten)]
+    pub summary: FlowSummary,
+    /// The document as submitted.
+    pub source: String,
+}
+
+impl From<FlowRecord> for FlowView {
+    fn from(mut r: FlowRecord) -> Self {
+        let source = std::mem::take(&mut r.source);
+        FlowView { summary: FlowSummary::from(r), source }
+    }
+}
+
+/// A stored flow in a list (without its document).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FlowSummary {
     /// `flw_…`, stable across versions.
     pub id: String,
     /// The flow's `name` (unique among stored flows).
@@ -42,45 +59,6 @@ pub struct FlowView {
     /// The flow's `suite`.
     pub suite: Option<String>,
     /// 1 at creation, +1 on every update; the `ETag`.
-    pub version: i64,
-    /// The document as submitted.
-    pub source: String,
-    /// When the flow was created.
-    pub created_at: DateTime<Utc>,
-    /// When its current version was made.
-    pub updated_at: DateTime<Utc>,
-}
-
-impl From<FlowRecord> for FlowView {
-    fn from(r: FlowRecord) -> Self {
-        FlowView {
-            id: r.id,
-            name: r.name,
-            description: r.description,
-            tags: r.tags,
-            suite: r.suite,
-            version: r.version,
-            source: r.source,
-            created_at: r.created_at,
-            updated_at: r.updated_at,
-        }
-    }
-}
-
-/// A stored flow in a list (without its document).
-#[derive(Debug, Serialize, ToSchema)]
-pub struct FlowSummary {
-    /// `flw_…`.
-    pub id: String,
-    /// The flow's name.
-    pub name: String,
-    /// The flow's description.
-    pub description: String,
-    /// The flow's tags.
-    pub tags: Vec<String>,
-    /// The flow's suite.
-    pub suite: Option<String>,
-    /// Its current version.
     pub version: i64,
     /// When the flow was created.
     pub created_at: DateTime<Utc>,

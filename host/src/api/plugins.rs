@@ -219,6 +219,15 @@ async fn installed_views(state: &ApiState) -> ApiResult<Vec<PluginView>> {
     Ok(installed.iter().map(|r| view_of(r, serving.iter().any(|(n, v)| *n == r.name && *v == r.version))).collect())
 }
 
+/// One stored version, with whether it serves.
+async fn installed_view(state: &ApiState, name: &str, version: &str) -> ApiResult<PluginView> {
+    installed_views(state)
+        .await?
+        .into_iter()
+        .find(|v| v.name == name && v.version == version)
+        .ok_or_else(|| ApiError::not_found(format!("no plugin `{name}` version {version}")))
+}
+
 /// The component and the install parameters of an upload: `application/wasm` (or
 /// `application/octet-stream`) with `?grants=` and `?sha256=`, or `multipart/form-data` with
 /// parts `component`, `grants` and `sha256`.
@@ -342,11 +351,7 @@ pub(crate) async fn install_plugin(
         stored = state.store.update_plugin(&stored.name, &stored.version, patch).await?;
     }
     state.catalog.invalidate().await;
-    let serving = installed_views(&state)
-        .await?
-        .into_iter()
-        .find(|v| v.name == stored.name && v.version == stored.version)
-        .is_some_and(|v| v.serving);
+    let serving = installed_view(&state, &stored.name, &stored.version).await?.serving;
     audit(
         &state,
         &caller,
@@ -407,12 +412,7 @@ pub(crate) async fn get_plugin(
     {
         return Ok(axum::Json(builtin));
     }
-    installed_views(&state)
-        .await?
-        .into_iter()
-        .find(|v| v.name == name && v.version == version)
-        .map(axum::Json)
-        .ok_or_else(|| ApiError::not_found(format!("no plugin `{name}` version {version}")))
+    installed_view(&state, &name, &version).await.map(axum::Json)
 }
 
 /// Changes an installed version's grants or enables/disables it.
@@ -444,12 +444,7 @@ pub(crate) async fn patch_plugin(
         serde_json::json!({"grants": change.grants, "enabled": change.enabled}),
     )
     .await;
-    installed_views(&state)
-        .await?
-        .into_iter()
-        .find(|v| v.name == name && v.version == version)
-        .map(axum::Json)
-        .ok_or_else(|| ApiError::not_found(format!("no plugin `{name}` version {version}")))
+    installed_view(&state, &name, &version).await.map(axum::Json)
 }
 
 /// Removes an installed version — refused (409) while a stored flow needs it, unless `?force=true`.

@@ -103,33 +103,14 @@ pub struct RunSummary {
 /// A run with its step results.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct RunView {
-    /// `run_…`.
-    pub id: String,
-    /// The stored flow that runs, if it is one.
-    pub flow_id: Option<String>,
-    /// The version of that flow the run is pinned to.
-    pub flow_version: Option<i64>,
-    /// The flow's name.
-    pub flow_name: String,
-    /// `queued`, `running`, `passed`, `failed`, `error`, `cancelled` or `timeout`.
-    pub status: String,
+    /// What lists show of it.
+    #[serde(flatten)]
+    pub run: RunListItem,
     /// The variables the run was started with.
     #[schema(value_type = Object)]
     pub vars: Value,
-    /// The environment it runs with.
-    pub environment: Option<String>,
-    /// The schedule that fired it, if one did.
-    pub schedule_id: Option<String>,
-    /// When it was asked for.
-    pub created_at: DateTime<Utc>,
-    /// When a worker started it.
-    pub started_at: Option<DateTime<Utc>>,
-    /// When it finished.
-    pub finished_at: Option<DateTime<Utc>>,
     /// Whether someone asked to cancel it.
     pub cancel_requested: bool,
-    /// Why it did not pass, when the steps do not say it (an error, a timeout, a cancellation).
-    pub error: Option<String>,
     /// How long it ran, teardown included, once finished.
     pub duration_ms: Option<f64>,
     /// Step counts.
@@ -154,19 +135,19 @@ pub struct RunListItem {
     pub flow_version: Option<i64>,
     /// The flow's name.
     pub flow_name: String,
-    /// The run's status.
+    /// `queued`, `running`, `passed`, `failed`, `error`, `cancelled` or `timeout`.
     pub status: String,
-    /// The environment.
+    /// The environment it runs with.
     pub environment: Option<String>,
-    /// The schedule that fired it.
+    /// The schedule that fired it, if one did.
     pub schedule_id: Option<String>,
     /// When it was asked for.
     pub created_at: DateTime<Utc>,
-    /// When it started.
+    /// When a worker started it.
     pub started_at: Option<DateTime<Utc>>,
     /// When it finished.
     pub finished_at: Option<DateTime<Utc>>,
-    /// Why it did not pass.
+    /// Why it did not pass, when the steps do not say it (an error, a timeout, a cancellation).
     pub error: Option<String>,
 }
 
@@ -655,7 +636,7 @@ fn is_final(status: &str) -> bool {
 }
 
 /// The run as the API shows it, with its stored step results.
-async fn run_view(state: &ApiState, run: RunRecord) -> ApiResult<RunView> {
+async fn run_view(state: &ApiState, mut run: RunRecord) -> ApiResult<RunView> {
     let rows = state.store.step_results(&run.id).await?;
     let steps: Vec<Value> = rows.into_iter().map(|row| row.result).collect();
     let mut summary = RunSummary { passed: 0, failed: 0, skipped: 0 };
@@ -667,30 +648,16 @@ async fn run_view(state: &ApiState, run: RunRecord) -> ApiResult<RunView> {
             None => {}
         }
     }
-    let result = run.result.as_ref();
-    let outputs = result.and_then(|r| r.get("outputs")).and_then(Value::as_object).cloned().unwrap_or_default();
-    let duration_ms = result.and_then(|r| r.get("duration_ms")).and_then(Value::as_f64);
-    let error =
-        run.error.clone().or_else(|| result.and_then(|r| r.get("error")).and_then(Value::as_str).map(str::to_string));
-    Ok(RunView {
-        id: run.id,
-        flow_id: run.flow_id,
-        flow_version: run.flow_version,
-        flow_name: run.flow_name,
-        status: run.status,
-        vars: run.vars,
-        environment: run.environment,
-        schedule_id: run.schedule_id,
-        created_at: run.created_at,
-        started_at: run.started_at,
-        finished_at: run.finished_at,
-        cancel_requested: run.cancel_requested_at.is_some(),
-        error,
-        duration_ms,
-        summary,
-        outputs,
-        steps,
-    })
+    let result = run.result.take();
+    let field = |name: &str| result.as_ref().and_then(|r| r.get(name));
+    let outputs = field("outputs").and_then(Value::as_object).cloned().unwrap_or_default();
+    let duration_ms = field("duration_ms").and_then(Value::as_f64);
+    if run.error.is_none() {
+        run.error = field("error").and_then(Value::as_str).map(str::to_string);
+    }
+    let cancel_requested = run.cancel_requested_at.is_some();
+    let vars = std::mem::take(&mut run.vars);
+    Ok(RunView { run: RunListItem::from(run), vars, cancel_requested, duration_ms, summary, outputs, steps })
 }
 
 /// The runner's result of a finished run, for reports; a run that ended before it started (an

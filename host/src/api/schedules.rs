@@ -10,7 +10,7 @@ use super::pages::{Page, PageParams};
 use super::runs::{RunAccepted, RunListItem};
 use super::{ApiState, audit, flows};
 use crate::scheduler::{CatchUp, CronSpec, Overlap};
-use crate::storage::{FireRecord, NewRun, NewSchedule, RunFilter, ScheduleRecord, StoreError};
+use crate::storage::{FireRecord, NewSchedule, RunFilter, ScheduleRecord, StoreError};
 use axum::Router;
 use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
@@ -341,15 +341,7 @@ pub(crate) async fn trigger_schedule(
         Err(StoreError::NotFound) => return Err(ApiError::conflict("the schedule's flow was deleted")),
         Err(other) => return Err(other.into()),
     };
-    let run = NewRun {
-        flow_id: Some(flow.id.clone()),
-        flow_version: Some(flow.version),
-        flow_name: flow.name.clone(),
-        vars: Value::Object(schedule.vars.clone()),
-        environment: schedule.environment.clone(),
-        source: None,
-        schedule_id: Some(schedule.id.clone()),
-    };
+    let run = crate::scheduler::run_of(&schedule, &flow);
     let Some(Some(run)) = state.store.claim_fire(&id, Utc::now(), "triggered", Some(run)).await? else {
         return Err(ApiError::conflict("the schedule was triggered at this very instant already; try again"));
     };

@@ -6,12 +6,10 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-/// Options of `testmesh serve`.
+/// Where a server or worker keeps its data and finds its deployment's database and queue: the
+/// options `serve` and `worker` share.
 #[derive(Debug, clap::Args)]
-pub(crate) struct ServeArgs {
-    /// Address to listen on; `0.0.0.0:7070` to accept other machines.
-    #[arg(long, env = "TESTMESH_LISTEN", default_value = "127.0.0.1:7070")]
-    listen: SocketAddr,
+pub(crate) struct DeploymentArgs {
     /// Where the SQLite database and precompiled plugins live (default: the data directory,
     /// `$TESTMESH_DATA_DIR` or `~/.local/share/testmesh`).
     #[arg(long, env = "TESTMESH_DATA_DIR")]
@@ -29,38 +27,61 @@ pub(crate) struct ServeArgs {
     /// The Redis stream of jobs, shared by the servers and workers of one deployment.
     #[arg(long, env = "TESTMESH_REDIS_STREAM")]
     redis_stream: Option<String>,
-    /// Runs the embedded workers execute at once; 0 makes this an API-only node.
-    #[arg(long, default_value_t = 8)]
-    workers: usize,
     /// A capability of the built-in plugins (repeatable); default: any HTTP host, SQL and Redis.
     #[arg(long = "builtin-grant", value_name = "GRANT")]
     builtin_grants: Vec<String>,
-    /// Largest plugin upload, in MiB.
-    #[arg(long, default_value_t = 64)]
-    max_plugin_mib: usize,
     /// Log lines as JSON (for log collectors) instead of text.
     #[arg(long)]
     log_json: bool,
 }
 
-impl ServeArgs {
+impl DeploymentArgs {
     /// Whether logs are JSON.
     pub(crate) fn log_json(&self) -> bool {
         self.log_json
     }
+
+    /// The server configuration these options describe (the rest at its defaults).
+    pub(crate) fn config(self) -> ServerConfig {
+        let mut config = ServerConfig::new(self.data_dir.unwrap_or_else(super::data_dir));
+        config.cache_dir = self.cache_dir;
+        config.database_url = self.database_url.filter(|u| !u.is_empty());
+        config.redis_url = self.redis_url.filter(|u| !u.is_empty());
+        config.redis_stream = self.redis_stream;
+        if !self.builtin_grants.is_empty() {
+            config.builtin_grants = self.builtin_grants;
+        }
+        config
+    }
+}
+
+/// Options of `testmesh serve`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct ServeArgs {
+    /// Address to listen on; `0.0.0.0:7070` to accept other machines.
+    #[arg(long, env = "TESTMESH_LISTEN", default_value = "127.0.0.1:7070")]
+    listen: SocketAddr,
+    /// Runs the embedded workers execute at once; 0 makes this an API-only node.
+    #[arg(long, default_value_t = 8)]
+    workers: usize,
+    /// Largest plugin upload, in MiB.
+    #[arg(long, default_value_t = 64)]
+    max_plugin_mib: usize,
+    #[command(flatten)]
+    deployment: DeploymentArgs,
+}
+
+impl ServeArgs {
+    /// Whether logs are JSON.
+    pub(crate) fn log_json(&self) -> bool {
+        self.deployment.log_json()
+    }
 }
 
 pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
-    let mut config = ServerConfig::new(args.data_dir.unwrap_or_else(super::data_dir));
+    let mut config = args.deployment.config();
     config.listen = args.listen;
-    config.cache_dir = args.cache_dir;
-    config.database_url = args.database_url.filter(|u| !u.is_empty());
-    config.redis_url = args.redis_url.filter(|u| !u.is_empty());
-    config.redis_stream = args.redis_stream;
     config.workers = args.workers;
-    if !args.builtin_grants.is_empty() {
-        config.builtin_grants = args.builtin_grants;
-    }
     config.api.max_plugin_bytes = args.max_plugin_mib.saturating_mul(1 << 20);
     let running = server::start(config.clone()).await?;
     let url = format!("http://{}", running.addr);

@@ -13,4 +13,4 @@ mod cron;
 mod ticker;
 
 pub use cron::{CatchUp, CronSpec, Due, Overlap, ScheduleError};
-pub use ticker::{Scheduler, Tick};
+pub use ticker::{Scheduler, Tick, run_of};

@@ -4,7 +4,7 @@
 
 use super::cron::{CatchUp, CronSpec, Overlap};
 use crate::queue::Queue;
-use crate::storage::{NewRun, ScheduleRecord, Store, StoreError};
+use crate::storage::{FlowRecord, NewRun, ScheduleRecord, Store, StoreError};
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 use std::sync::Arc;
@@ -122,15 +122,7 @@ impl Scheduler {
                 }
             }
         }
-        let run = NewRun {
-            flow_id: Some(flow.id.clone()),
-            flow_version: Some(flow.version),
-            flow_name: flow.name.clone(),
-            vars: Value::Object(schedule.vars.clone()),
-            environment: schedule.environment.clone(),
-            source: None,
-            schedule_id: Some(schedule.id.clone()),
-        };
+        let run = run_of(schedule, &flow);
         if let Some(Some(run)) = self.store.claim_fire(&schedule.id, fire_time, "started", Some(run)).await? {
             if let Err(e) = self.queue.enqueue(&run.id).await {
                 tracing::warn!(run = %run.id, "cannot enqueue a scheduled run now, the reconciler will: {e}");
@@ -138,6 +130,20 @@ impl Scheduler {
             tick.started.push(run.id);
         }
         Ok(())
+    }
+}
+
+/// The run a fire of `schedule` starts: the flow's current version, the schedule's variables and
+/// environment.
+pub fn run_of(schedule: &ScheduleRecord, flow: &FlowRecord) -> NewRun {
+    NewRun {
+        flow_id: Some(flow.id.clone()),
+        flow_version: Some(flow.version),
+        flow_name: flow.name.clone(),
+        vars: Value::Object(schedule.vars.clone()),
+        environment: schedule.environment.clone(),
+        source: None,
+        schedule_id: Some(schedule.id.clone()),
     }
 }
 

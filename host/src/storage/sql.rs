@@ -111,6 +111,37 @@ macro_rules! sql_store {
                 Ok(())
             }
 
+            /// Inserts a run, `queued` (inside the caller's transaction); a flow id that names no
+            /// flow is [`StoreError::NotFound`].
+            async fn insert_run(
+                tx: &mut sqlx::Transaction<'_, <$row as sqlx::Row>::Database>,
+                id: &str,
+                run: &NewRun,
+                now: chrono::DateTime<chrono::Utc>,
+            ) -> Result<(), StoreError> {
+                sqlx::query(
+                    "INSERT INTO runs (id, flow_id, flow_version, flow_name, status, vars, environment, \
+                     created_at, enqueued_at, source, schedule_id) \
+                     VALUES ($1, $2, $3, $4, 'queued', $5, $6, $7, $7, $8, $9)",
+                )
+                .bind(id)
+                .bind(&run.flow_id)
+                .bind(run.flow_version)
+                .bind(&run.flow_name)
+                .bind(Json(&run.vars))
+                .bind(&run.environment)
+                .bind(ts(now))
+                .bind(&run.source)
+                .bind(&run.schedule_id)
+                .execute(&mut **tx)
+                .await
+                .map_err(|e| match e {
+                    sqlx::Error::Database(db) if db.is_foreign_key_violation() => StoreError::NotFound,
+                    other => other.into(),
+                })?;
+                Ok(())
+            }
+
             /// Writes a step result (inside the caller's transaction); the same (run, path,
             /// attempt) again replaces it in place.
             async fn upsert_step(
@@ -420,26 +451,9 @@ macro_rules! sql_store {
                 Box::pin(async move {
                     let id = new_id("run");
                     let now = now();
-                    sqlx::query(
-                        "INSERT INTO runs (id, flow_id, flow_version, flow_name, status, vars, environment, \
-                         created_at, enqueued_at, source, schedule_id) \
-                         VALUES ($1, $2, $3, $4, 'queued', $5, $6, $7, $7, $8, $9)",
-                    )
-                    .bind(&id)
-                    .bind(&run.flow_id)
-                    .bind(run.flow_version)
-                    .bind(&run.flow_name)
-                    .bind(Json(&run.vars))
-                    .bind(&run.environment)
-                    .bind(ts(now))
-                    .bind(&run.source)
-                    .bind(&run.schedule_id)
-                    .execute(&self.pool)
-                    .await
-                    .map_err(|e| match e {
-                        sqlx::Error::Database(db) if db.is_foreign_key_violation() => StoreError::NotFound,
-                        other => other.into(),
-                    })?;
+                    let mut tx = self.pool.begin().await?;
+                    Self::insert_run(&mut tx, &id, &run, now).await?;
+                    tx.commit().await?;
                     Ok(RunRecord {
                         id,
                         flow_id: run.flow_id,

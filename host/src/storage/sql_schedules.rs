@@ -205,22 +205,8 @@ macro_rules! sql_schedule_store {
                             return Ok(Some(None));
                         };
                         let run_id = new_id("run");
-                        sqlx::query(
-                            "INSERT INTO runs (id, flow_id, flow_version, flow_name, status, vars, environment, \
-                             created_at, enqueued_at, source, schedule_id) \
-                             VALUES ($1, $2, $3, $4, 'queued', $5, $6, $7, $7, $8, $9)",
-                        )
-                        .bind(&run_id)
-                        .bind(&run.flow_id)
-                        .bind(run.flow_version)
-                        .bind(&run.flow_name)
-                        .bind(Json(&run.vars))
-                        .bind(&run.environment)
-                        .bind(ts(now))
-                        .bind(&run.source)
-                        .bind(schedule_id)
-                        .execute(&mut *tx)
-                        .await?;
+                        let run = NewRun { schedule_id: Some(schedule_id.to_string()), ..run };
+                        Self::insert_run(&mut tx, &run_id, &run, now).await?;
                         sqlx::query("UPDATE schedule_fires SET run_id = $3 WHERE schedule_id = $1 AND fire_time = $2")
                             .bind(schedule_id)
                             .bind(ts(fire_time))

@@ -34,6 +34,8 @@ pub struct TestServer {
     lines: mpsc::Receiver<String>,
     /// The database URL, to start another server on the same data.
     pub database_url: Option<String>,
+    /// The Redis URL and the stream of this server's jobs, for workers of the same deployment.
+    pub redis: Option<(String, String)>,
     _data: Option<tempfile::TempDir>,
     _database: Option<TestDatabase>,
 }
@@ -89,10 +91,11 @@ impl TestServer {
         if let Some(url) = &database_url {
             command.env("DATABASE_URL", url);
         }
-        if let Some(url) = &redis_url {
-            // A stream of its own, so that parallel tests do not take each other's jobs.
+        // A stream of its own, so that parallel tests do not take each other's jobs.
+        let redis = redis_url.map(|url| (url, format!("testmesh:test:{}", uuid::Uuid::new_v4().simple())));
+        if let Some((url, stream)) = &redis {
             command.env("REDIS_URL", url);
-            command.env("TESTMESH_REDIS_STREAM", format!("testmesh:test:{}", uuid::Uuid::new_v4().simple()));
+            command.env("TESTMESH_REDIS_STREAM", stream);
         }
         let mut child = command.spawn().expect("testmesh serve starts");
         let stdout = child.stdout.take().expect("stdout");
@@ -128,7 +131,25 @@ impl TestServer {
             }
         }
         let url = url.expect("testmesh serve printed where it listens");
-        TestServer { url, admin_key, data_dir, child, lines, database_url, _data: None, _database: None }
+        TestServer { url, admin_key, data_dir, child, lines, database_url, redis, _data: None, _database: None }
+    }
+
+    /// Starts a `testmesh worker` process of this server's deployment (PostgreSQL + Redis); killed
+    /// when the returned child is dropped by the caller.
+    pub fn spawn_worker(&self) -> Child {
+        let (redis, stream) = self.redis.clone().expect("a server on Redis");
+        Command::new(env!("CARGO_BIN_EXE_testmesh"))
+            .args(["worker", "--concurrency", "4"])
+            .env("DATABASE_URL", self.database_url.as_deref().expect("a server on PostgreSQL"))
+            .env("REDIS_URL", redis)
+            .env("TESTMESH_REDIS_STREAM", stream)
+            .env("TESTMESH_DATA_DIR", &self.data_dir)
+            .env("TESTMESH_CACHE_DIR", shared_cache())
+            .env("TESTMESH_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("testmesh worker starts")
     }
 
     /// Lines the server printed on stdout since it started listening.
