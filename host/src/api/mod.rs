@@ -9,6 +9,7 @@
 pub mod auth;
 mod environments;
 pub mod error;
+mod events;
 pub mod extract;
 mod flows;
 mod keys;

@@ -24,7 +24,7 @@ use utoipa::{Modify, OpenApi};
         super::flows::validate_flow, super::flows::create_flow, super::flows::list_flows, super::flows::get_flow,
         super::flows::update_flow, super::flows::delete_flow, super::flows::list_versions, super::flows::get_version,
         super::runs::start_flow_run, super::runs::start_inline_run, super::runs::list_runs, super::runs::get_run,
-        super::runs::cancel_run, super::runs::run_report, super::runs::run_events,
+        super::runs::cancel_run, super::runs::run_report, super::events::run_events,
         super::environments::list_environments, super::environments::create_environment,
         super::environments::get_environment, super::environments::put_environment,
         super::environments::delete_environment,
