@@ -24,12 +24,18 @@ struct PluginCrate {
 fn main() {
     let manifest_dir = PathBuf::from(env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
     let root = manifest_dir.parent().expect("host/ lives in the workspace root").to_path_buf();
-    for watched in ["plugins", "plugin-sdk", "wit", "Cargo.lock", "migrations"] {
+    // Each plugin crate is watched on its own, not `plugins/` as a whole: `plugins/examples/` (other
+    // languages, built by scripts/build-examples.sh) must not rebuild the host. A new plugin crate
+    // changes Cargo.lock, which is watched.
+    for watched in ["plugin-sdk", "wit", "Cargo.lock", "migrations"] {
         println!("cargo:rerun-if-changed={}", root.join(watched).display());
     }
     println!("cargo:rerun-if-env-changed=TESTMESH_SKIP_PLUGIN_BUILD");
 
     let plugins = discover(&root.join("plugins"));
+    for plugin in &plugins {
+        println!("cargo:rerun-if-changed={}", root.join("plugins").join(&plugin.dir_name).display());
+    }
     let target_dir = root.join("target").join("plugins");
     let out_dir = target_dir.join("wasm32-wasip2").join("plugin");
 

@@ -157,7 +157,12 @@ impl WasiHttpHooks for HttpGate {
             let granted = if granted.is_empty() { "no HTTP destinations".to_string() } else { granted.join(", ") };
             self.denials
                 .record(format!("http to {host}:{port} is not granted to plugin {} (granted: {granted})", self.plugin));
-            return Box::new(async { Err(Error::HttpRequestDenied) });
+            let remaining = self.deadline.saturating_duration_since(Instant::now());
+            let body = request.into_body();
+            return Box::new(async move {
+                discard_body(body, remaining).await;
+                Err(Error::HttpRequestDenied)
+            });
         }
         let explicit = self.grant.names_explicitly(&host, port);
         let denials = self.denials.clone();
@@ -184,6 +189,24 @@ impl WasiHttpHooks for HttpGate {
             connect::send(request, &addresses, tls_host, options).await
         })
     }
+}
+
+/// Reads a refused request's body to its end (bounded in size and time) before the refusal is
+/// answered: a guest still writing the body when the request fails may not survive it
+/// (componentize-js aborts with "event loop error" on a POST refused mid-body).
+async fn discard_body<B: http_body::Body + Unpin>(mut body: B, within: Duration) {
+    use http_body_util::BodyExt;
+    const MOST: usize = 16 << 20;
+    let drain = async {
+        let mut seen = 0;
+        while let Some(Ok(frame)) = body.frame().await {
+            seen += frame.data_ref().map_or(0, bytes::Buf::remaining);
+            if seen > MOST {
+                return;
+            }
+        }
+    };
+    let _ = tokio::time::timeout(within, drain).await;
 }
 
 /// wasmtime-wasi-http waits up to 600 s by default; a plugin call never outlives its deadline.
