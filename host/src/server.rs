@@ -148,6 +148,7 @@ impl Services {
         let builtin_grants = Grants::parse(&config.builtin_grants).context("invalid built-in grant")?;
         let catalog = Arc::new(PluginCatalog::new(sandbox.clone(), store.clone(), builtin_grants));
         precompile(&sandbox, &catalog).await?;
+        catalog.keep_current();
         Ok(Services { store, queue, queue_kind, catalog, metrics })
     }
 

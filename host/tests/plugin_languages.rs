@@ -4,12 +4,18 @@
 //! flows pass; a refused login, an unsorted list and a missing row fail their step with the plugin's
 //! reason; a capability the run did not grant is refused with a message naming plugin and target.
 //!
+//! A Python plugin installed through a server's API is compiled at install, never by the first step
+//! that uses it.
+//!
 //! The components are large (12–18 MB) and take seconds to compile, so every test shares one data
 //! directory and the disk cache compiles each once. Without the built components the tests skip,
 //! unless `TESTMESH_REQUIRE_EXAMPLES=1` (set by `scripts/test.sh`, which builds them first).
 
 mod common;
 
+use common::server::{Backend, Body, TestServer};
+use reqwest::Method;
+use serde_json::json;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
@@ -251,4 +257,46 @@ async fn sql_the_run_did_not_grant_is_refused_to_the_python_action() {
             "setup and teardown still ran: {stderr}"
         );
     }
+}
+
+/// `name`'s value in an OpenMetrics exposition.
+fn metric(text: &str, name: &str) -> f64 {
+    text.lines()
+        .find_map(|line| line.strip_prefix(name).and_then(|rest| rest.strip_prefix(' ')))
+        .and_then(|value| value.trim().parse().ok())
+        .unwrap_or_else(|| panic!("{name} in {text}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_python_plugin_installed_through_the_api_is_compiled_at_install_not_by_the_first_step() {
+    let Some(subset) = example("acme_subset") else { return };
+    let Some(server) = TestServer::start(Backend::Sqlite).await else { return };
+    let admin = server.admin();
+    let loads = |text: &str| {
+        metric(text, "testmesh_plugin_compilations_total") + metric(text, "testmesh_plugin_precompiled_loads_total")
+    };
+    let before = admin.get("/metrics").await.text;
+
+    let wasm = std::fs::read(&subset).expect("component");
+    let installed = admin.call(Method::POST, "/plugins", Body::Raw("application/wasm", wasm)).await;
+    assert_eq!(installed.status, 201, "{}", installed.text);
+    assert_eq!(installed.json["name"], "acme/subset");
+    let after_install = admin.get("/metrics").await.text;
+    assert_eq!(loads(&after_install), loads(&before) + 1.0, "the install made the component ready: {after_install}");
+
+    let flow = "name: first python step\nsteps:\n  - id: note\n    action: log\n    config: { message: hello }\n    assert:\n      - use: acme/subset\n        with: { expected: { logged: true, level: info } }\n";
+    let run = admin.post("/runs?wait=60", json!({ "flow": flow })).await;
+    assert_eq!(run.status, 200, "{}", run.text);
+    assert_eq!(run.json["status"], "passed", "{}", run.text);
+    let after_run = admin.get("/metrics").await.text;
+    assert_eq!(
+        loads(&after_run),
+        loads(&after_install),
+        "the run neither compiled nor loaded a component (step took {} ms): {after_run}",
+        run.json["steps"][0]["duration_ms"]
+    );
+    assert_eq!(
+        metric(&after_run, "testmesh_plugin_compile_seconds_total"),
+        metric(&after_install, "testmesh_plugin_compile_seconds_total")
+    );
 }

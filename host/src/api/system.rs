@@ -85,7 +85,7 @@ pub(crate) async fn metrics(
     axum::extract::State(state): axum::extract::State<Arc<ApiState>>,
 ) -> ApiResult<Response> {
     let counts = state.store.run_counts().await?;
-    let text = state.metrics.render(&counts, state.signals.running_count());
+    let text = state.metrics.render(&counts, state.signals.running_count(), state.catalog.sandbox().compile_stats());
     Ok(([(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], text).into_response())
 }
 

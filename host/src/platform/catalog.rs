@@ -87,6 +87,25 @@ impl PluginCatalog {
         self.state.lock().await.checked_at = None;
     }
 
+    /// Refreshes the registry in the background every [`RECHECK`](Self::RECHECK) for as long as the
+    /// catalog lives, so that a plugin installed through another process is fetched and compiled
+    /// here before a run needs it, not during that run's first step.
+    pub fn keep_current(self: &Arc<Self>) {
+        let catalog = Arc::downgrade(self);
+        tokio::spawn(async move {
+            let mut last_error = None;
+            loop {
+                tokio::time::sleep(Self::RECHECK).await;
+                let Some(catalog) = catalog.upgrade() else { return };
+                let error = catalog.registry().await.err().map(|e| e.to_string());
+                if error.is_some() && error != last_error {
+                    tracing::warn!("refreshing the installed plugins: {}", error.as_deref().unwrap_or_default());
+                }
+                last_error = error;
+            }
+        });
+    }
+
     /// The registry of the plugins installed now.
     pub async fn registry(&self) -> Result<Arc<Registry>, CatalogError> {
         let mut state = self.state.lock().await;

@@ -4,7 +4,7 @@
 //! whole cluster, runs by status and the queue's depth (runs waiting for a worker).
 
 use crate::runner::{RunResult, StepResult};
-use crate::sandbox::CallObserver;
+use crate::sandbox::{CallObserver, CompileStats};
 use prometheus_client::encoding::text::encode;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -32,6 +32,9 @@ pub struct Metrics {
     runs: Family<Labels, Gauge>,
     queue_depth: Gauge,
     in_progress: Gauge,
+    compiled: Counter,
+    compile_seconds: Counter<f64, std::sync::atomic::AtomicU64>,
+    precompiled: Counter,
 }
 
 impl Default for Metrics {
@@ -53,6 +56,9 @@ impl Metrics {
         let runs = Family::<Labels, Gauge>::default();
         let queue_depth = Gauge::default();
         let in_progress = Gauge::default();
+        let compiled = Counter::default();
+        let compile_seconds = Counter::<f64, std::sync::atomic::AtomicU64>::default();
+        let precompiled = Counter::default();
         registry.register(
             "http_requests",
             "HTTP requests answered, by method, route and status",
@@ -66,6 +72,21 @@ impl Metrics {
         registry.register("runs", "Runs in storage, by status", runs.clone());
         registry.register("queue_depth", "Runs queued and not yet started by a worker", queue_depth.clone());
         registry.register("runs_in_progress", "Runs this process is executing", in_progress.clone());
+        registry.register(
+            "plugin_compilations",
+            "Plugin components this process compiled (at install and start-up; a run should never cause one)",
+            compiled.clone(),
+        );
+        registry.register(
+            "plugin_compile_seconds",
+            "Time this process spent compiling components",
+            compile_seconds.clone(),
+        );
+        registry.register(
+            "plugin_precompiled_loads",
+            "Plugin components this process loaded precompiled from its disk cache",
+            precompiled.clone(),
+        );
         Metrics {
             registry,
             http_requests,
@@ -77,6 +98,9 @@ impl Metrics {
             runs,
             queue_depth,
             in_progress,
+            compiled,
+            compile_seconds,
+            precompiled,
         }
     }
 
@@ -107,9 +131,12 @@ impl Metrics {
         self.run_duration.get_or_create(&Vec::new()).observe(result.duration_ms / 1000.0);
     }
 
-    /// The text exposition, with the storage-wide gauges set from `run_counts` (runs per status)
-    /// and `in_progress` (runs this process executes now).
-    pub fn render(&self, run_counts: &[(String, i64)], in_progress: usize) -> String {
+    /// The text exposition, with the storage-wide gauges set from `run_counts` (runs per status),
+    /// `in_progress` (runs this process executes now) and the sandbox's `compiles`.
+    pub fn render(&self, run_counts: &[(String, i64)], in_progress: usize, compiles: CompileStats) -> String {
+        self.compiled.inner().store(compiles.compiled, std::sync::atomic::Ordering::Relaxed);
+        self.compile_seconds.inner().store(compiles.compile_seconds.to_bits(), std::sync::atomic::Ordering::Relaxed);
+        self.precompiled.inner().store(compiles.precompiled, std::sync::atomic::Ordering::Relaxed);
         self.runs.clear();
         let mut queued = 0;
         for (status, count) in run_counts {
@@ -144,8 +171,15 @@ mod tests {
         let metrics = Metrics::new();
         metrics.http_request("GET", "/api/v1/flows", 200, Duration::from_millis(3));
         metrics.call_finished("http_request", Duration::from_millis(2), true);
-        let text = metrics.render(&[("queued".into(), 3), ("passed".into(), 7)], 1);
+        let text = metrics.render(
+            &[("queued".into(), 3), ("passed".into(), 7)],
+            1,
+            CompileStats { compiled: 2, compile_seconds: 1.5, precompiled: 9 },
+        );
         assert!(text.contains("testmesh_queue_depth 3"), "{text}");
+        assert!(text.contains("testmesh_plugin_compilations_total 2"), "{text}");
+        assert!(text.contains("testmesh_plugin_compile_seconds_total 1.5"), "{text}");
+        assert!(text.contains("testmesh_plugin_precompiled_loads_total 9"), "{text}");
         assert!(text.contains("testmesh_runs{status=\"passed\"} 7"), "{text}");
         assert!(text.contains("testmesh_runs_in_progress 1"), "{text}");
         assert!(
