@@ -6,6 +6,7 @@ mod key;
 mod plugin;
 mod remote;
 mod run;
+mod scaffold;
 mod schedule;
 mod serve;
 mod validate;

@@ -32,6 +32,9 @@ pub(crate) enum PluginCommand {
         #[command(flatten)]
         server: super::client::ServerArgs,
     },
+    /// Write a new plugin project (Rust, JavaScript or Python) that builds as it is and passes its
+    /// own test flow.
+    New(super::scaffold::NewArgs),
     /// Call a plugin once and print its output (or its error) and log.
     Call {
         /// A built-in plugin's name or alias, or a `.wasm` file.
@@ -58,6 +61,7 @@ pub(crate) enum PluginCommand {
 pub(crate) async fn run(command: PluginCommand) -> anyhow::Result<ExitCode> {
     match command {
         PluginCommand::Install { file, grants, server } => super::remote::install_plugin(&file, &grants, &server).await,
+        PluginCommand::New(args) => super::scaffold::new_plugin(&args).map(|()| ExitCode::SUCCESS),
         local => run_locally(local).await,
     }
 }
@@ -67,6 +71,7 @@ async fn run_locally(command: PluginCommand) -> anyhow::Result<ExitCode> {
     let sandbox = super::local_sandbox()?;
     match command {
         PluginCommand::Install { .. } => bail!("`plugin install` talks to a server"),
+        PluginCommand::New(_) => bail!("`plugin new` writes files, it loads nothing"),
         PluginCommand::List => {
             for builtin in builtins::all() {
                 let started = Instant::now();
