@@ -90,43 +90,41 @@ fn edited_flow(dir: &Path, name: &str, replacements: &[(&str, &str)]) -> PathBuf
     path
 }
 
-struct JsExamples {
-    login: PathBuf,
-    sorted: PathBuf,
+/// A language's two example components, and the flow variable that points their flows at the
+/// service they use.
+struct Examples {
+    plugins: [PathBuf; 2],
+    variable: &'static str,
 }
 
-impl JsExamples {
-    fn find() -> Option<Self> {
-        Some(JsExamples { login: example("acme_login")?, sorted: example("acme_sorted")? })
+impl Examples {
+    /// `acme/login` and `acme/sorted`; flows get the demo API in `BASE`.
+    fn javascript() -> Option<Self> {
+        Some(Examples { plugins: [example("acme_login")?, example("acme_sorted")?], variable: "BASE" })
     }
 
-    async fn run(&self, flow: &Path, base: &str, grants: &[&str]) -> Output {
-        let mut args = vec![flow.display().to_string(), "--var".into(), format!("BASE={base}")];
-        args.extend(plugin_args(&[&self.login, &self.sorted], grants));
-        testmesh_run(args).await
-    }
-}
-
-struct PyExamples {
-    fixtures: PathBuf,
-    subset: PathBuf,
-}
-
-impl PyExamples {
-    fn find() -> Option<Self> {
-        Some(PyExamples { fixtures: example("acme_fixtures")?, subset: example("acme_subset")? })
+    /// `acme/fixtures` and `acme/subset`; flows get the database in `DATABASE_URL`.
+    fn python() -> Option<Self> {
+        Some(Examples { plugins: [example("acme_fixtures")?, example("acme_subset")?], variable: "DATABASE_URL" })
     }
 
-    async fn run(&self, flow: &Path, database_url: &str, grants: &[&str]) -> Output {
-        let mut args = vec![flow.display().to_string(), "--var".into(), format!("DATABASE_URL={database_url}")];
-        args.extend(plugin_args(&[&self.fixtures, &self.subset], grants));
+    /// The `testmesh run` arguments that add both components with `grants`.
+    fn plugin_args(&self, grants: &[&str]) -> Vec<String> {
+        let [first, second] = &self.plugins;
+        plugin_args(&[first, second], grants)
+    }
+
+    /// Runs `flow` with both components, `grants`, and the service at `value`.
+    async fn run(&self, flow: &Path, value: &str, grants: &[&str]) -> Output {
+        let mut args = vec![flow.display().to_string(), "--var".into(), format!("{}={value}", self.variable)];
+        args.extend(self.plugin_args(grants));
         testmesh_run(args).await
     }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn javascript_action_and_assertion_pass_a_flow_against_the_demo_api() {
-    let Some(js) = JsExamples::find() else { return };
+    let Some(js) = Examples::javascript() else { return };
     let (base, _) = start_demo_api().await;
     let dir = tempfile::tempdir().expect("temp dir");
     let junit = dir.path().join("junit.xml");
@@ -137,7 +135,7 @@ async fn javascript_action_and_assertion_pass_a_flow_against_the_demo_api() {
         "--junit".into(),
         junit.display().to_string(),
     ];
-    args.extend(plugin_args(&[&js.login, &js.sorted], &["http:127.0.0.1"]));
+    args.extend(js.plugin_args(&["http:127.0.0.1"]));
     let output = testmesh_run(args).await;
     let stderr = stderr(&output);
     assert_eq!(output.status.code(), Some(0), "{stderr}");
@@ -149,7 +147,7 @@ async fn javascript_action_and_assertion_pass_a_flow_against_the_demo_api() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_login_the_api_refuses_fails_the_javascript_step_with_the_reason() {
-    let Some(js) = JsExamples::find() else { return };
+    let Some(js) = Examples::javascript() else { return };
     let (base, _) = start_demo_api().await;
     let dir = tempfile::tempdir().expect("temp dir");
     let wrong = edited_flow(dir.path(), "js_login_products.yaml", &[("password: secret", "password: guessed")]);
@@ -162,7 +160,7 @@ async fn a_login_the_api_refuses_fails_the_javascript_step_with_the_reason() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unsorted_list_fails_the_javascript_assertion_naming_the_element() {
-    let Some(js) = JsExamples::find() else { return };
+    let Some(js) = Examples::javascript() else { return };
     let (base, _) = start_demo_api().await;
     let dir = tempfile::tempdir().expect("temp dir");
     let by_name =
@@ -181,7 +179,7 @@ async fn an_unsorted_list_fails_the_javascript_assertion_naming_the_element() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn http_the_run_did_not_grant_is_refused_to_the_javascript_action() {
-    let Some(js) = JsExamples::find() else { return };
+    let Some(js) = Examples::javascript() else { return };
     let (base, port) = start_demo_api().await;
     for grants in [&[][..], &["http:api.example.com"][..]] {
         let output = js.run(&flow("js_login_products.yaml"), &base, grants).await;
@@ -199,7 +197,7 @@ async fn http_the_run_did_not_grant_is_refused_to_the_javascript_action() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_config_the_javascript_schema_rejects_is_reported_before_anything_runs() {
-    let Some(js) = JsExamples::find() else { return };
+    let Some(js) = Examples::javascript() else { return };
     let dir = tempfile::tempdir().expect("temp dir");
     let missing = edited_flow(dir.path(), "js_login_products.yaml", &[("      password: secret\n", "")]);
     let output = js.run(&missing, "http://127.0.0.1:9", &["http:127.0.0.1"]).await;
@@ -211,7 +209,7 @@ async fn a_config_the_javascript_schema_rejects_is_reported_before_anything_runs
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn python_action_and_assertion_pass_a_flow_against_postgres() {
-    let Some(py) = PyExamples::find() else { return };
+    let Some(py) = Examples::python() else { return };
     let Some(database) = common::TestDatabase::create().await else { return };
     let output = py.run(&flow("python_fixtures.yaml"), &database.url, &["sql:postgres://127.0.0.1:5432/*"]).await;
     let stderr = stderr(&output);
@@ -221,7 +219,7 @@ async fn python_action_and_assertion_pass_a_flow_against_postgres() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_missing_row_fails_the_python_assertion_naming_the_expected_element() {
-    let Some(py) = PyExamples::find() else { return };
+    let Some(py) = Examples::python() else { return };
     let Some(database) = common::TestDatabase::create().await else { return };
     let dir = tempfile::tempdir().expect("temp dir");
     let wrong = edited_flow(
@@ -241,7 +239,7 @@ async fn a_missing_row_fails_the_python_assertion_naming_the_expected_element() 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sql_the_run_did_not_grant_is_refused_to_the_python_action() {
-    let Some(py) = PyExamples::find() else { return };
+    let Some(py) = Examples::python() else { return };
     let Some(database) = common::TestDatabase::create().await else { return };
     let shown = database.url.replace("postgres@", "");
     for grants in [&[][..], &["sql:postgres://db.internal:5432/*"][..]] {

@@ -97,7 +97,13 @@ impl PluginCatalog {
             loop {
                 tokio::time::sleep(Self::RECHECK).await;
                 let Some(catalog) = catalog.upgrade() else { return };
-                let error = catalog.registry().await.err().map(|e| e.to_string());
+                // Compiling first, outside the lock, keeps runs that ask for the registry meanwhile
+                // from waiting on a multi-second compile.
+                let refreshed = match catalog.load_missing().await {
+                    Ok(()) => catalog.registry().await.map(|_| ()),
+                    Err(e) => Err(e),
+                };
+                let error = refreshed.err().map(|e| e.to_string());
                 if error.is_some() && error != last_error {
                     tracing::warn!("refreshing the installed plugins: {}", error.as_deref().unwrap_or_default());
                 }
@@ -118,17 +124,7 @@ impl PluginCatalog {
         if state.fingerprint.as_deref() != Some(fingerprint.as_str()) {
             let mut registry = Registry::with_builtins(self.sandbox.clone(), self.builtin_grants.clone());
             for record in serving {
-                let plugin = match self.sandbox.get(&record.digest) {
-                    Some(plugin) => plugin,
-                    None => {
-                        let bytes = self.store.plugin_component(&record.digest).await?;
-                        self.sandbox.load(&bytes).await.map_err(|error| CatalogError::Load {
-                            name: record.name.clone(),
-                            version: record.version.clone(),
-                            error,
-                        })?
-                    }
-                };
+                let plugin = self.load(record).await?;
                 let grants = Grants::parse(&record.grants).map_err(|e| CatalogError::Grants {
                     name: record.name.clone(),
                     version: record.version.clone(),
@@ -141,6 +137,31 @@ impl PluginCatalog {
         }
         state.checked_at = Some(Instant::now());
         Ok(state.registry.clone())
+    }
+}
+
+impl PluginCatalog {
+    /// Makes every serving plugin ready in the sandbox (compiled or loaded precompiled), without
+    /// touching the registry.
+    async fn load_missing(&self) -> Result<(), CatalogError> {
+        let installed = self.store.list_plugins().await?;
+        for record in serving_versions(&installed) {
+            self.load(record).await?;
+        }
+        Ok(())
+    }
+
+    /// The sandbox's plugin for `record`, fetched from storage and loaded when it has none yet.
+    async fn load(&self, record: &PluginRecord) -> Result<Arc<crate::sandbox::Plugin>, CatalogError> {
+        if let Some(plugin) = self.sandbox.get(&record.digest) {
+            return Ok(plugin);
+        }
+        let bytes = self.store.plugin_component(&record.digest).await?;
+        self.sandbox.load(&bytes).await.map_err(|error| CatalogError::Load {
+            name: record.name.clone(),
+            version: record.version.clone(),
+            error,
+        })
     }
 }
 

@@ -157,7 +157,9 @@ impl WasiHttpHooks for HttpGate {
             let granted = if granted.is_empty() { "no HTTP destinations".to_string() } else { granted.join(", ") };
             self.denials
                 .record(format!("http to {host}:{port} is not granted to plugin {} (granted: {granted})", self.plugin));
-            let remaining = self.deadline.saturating_duration_since(Instant::now());
+            // A guest that finishes its body only after the response would wait here, so the
+            // wait is short.
+            let remaining = self.deadline.saturating_duration_since(Instant::now()).min(DRAIN_REFUSED_BODY);
             let body = request.into_body();
             return Box::new(async move {
                 discard_body(body, remaining).await;
@@ -190,6 +192,9 @@ impl WasiHttpHooks for HttpGate {
         })
     }
 }
+
+/// The longest a refused request's body is read for before the refusal is answered.
+const DRAIN_REFUSED_BODY: Duration = Duration::from_secs(1);
 
 /// Reads a refused request's body to its end (bounded in size and time) before the refusal is
 /// answered: a guest still writing the body when the request fails may not survive it
